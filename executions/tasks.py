@@ -1,0 +1,77 @@
+"""Celery tasks. Each takes ids, calls a service, and is safe to run twice: the database decides
+whether the work still needs doing (DESIGN §4 "Claims and leases")."""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+from typing import Any
+
+from celery import shared_task
+from django.core.cache import cache
+
+from . import recovery, services
+from .handlers import AttemptResult, NodeError, attempt_handler
+
+logger = logging.getLogger(__name__)
+
+
+def worker_name() -> str:
+    """Who claims an attempt: host and pid of the process executing it. Read at claim time, not
+    at import: a prefork worker imports this module before forking its pool processes."""
+    return f"{socket.gethostname()}:{os.getpid()}"
+
+
+@shared_task(name="flowdeck.ping")
+def ping(marker: str) -> None:
+    """Prove a message went through the broker to a worker: records which process answered."""
+    cache.set(f"flowdeck:ping:{marker}", f"{socket.gethostname()}:{os.getpid()}", timeout=300)
+
+
+@shared_task(name="flowdeck.advance_run", queue="flowdeck.control")
+def advance_run(run_id: str) -> None:
+    services.advance(run_id)
+
+
+@shared_task(name="flowdeck.fire_timer", queue="flowdeck.control")
+def fire_timer(timer_id: int) -> None:
+    services.fire_timer(timer_id)
+
+
+@shared_task(name="flowdeck.sweep", queue="flowdeck.control")
+def sweep() -> dict[str, int]:
+    return recovery.sweep()
+
+
+@shared_task(name="flowdeck.execute_attempt", queue="flowdeck.nodes")
+def execute_attempt(attempt_id: int) -> None:
+    """Claim the attempt, execute it, record the result — unless another delivery got it first."""
+    claim = services.claim_attempt(attempt_id, worker_name())
+    if claim is None:
+        return
+    handler = attempt_handler(claim.node_type)
+    if handler is None:
+        services.record_attempt_failure(
+            claim,
+            {
+                "code": "unknown_node_type",
+                "message": f"No worker handler for {claim.node_type}.",
+                "retryable": False,
+            },
+        )
+        return
+    try:
+        result: AttemptResult = handler.execute(claim)
+    except NodeError as error:
+        services.record_attempt_failure(claim, error.as_error(), error.retry_after_s)
+    except Exception as error:  # a bug in a handler fails the node; it never kills the worker
+        logger.exception("Node handler %s crashed on attempt %s", claim.node_type, attempt_id)
+        failure: dict[str, Any] = {
+            "code": "handler_crashed",
+            "message": f"{type(error).__name__} while executing the node.",
+            "retryable": False,
+        }
+        services.record_attempt_failure(claim, failure)
+    else:
+        services.record_attempt_success(claim, result.output, result.meta)

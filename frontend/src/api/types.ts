@@ -1,0 +1,33 @@
+/** Shapes of the JSON the API answers with (DESIGN §7). Extend as endpoints are used. */
+
+/** Every list endpoint is paginated this way (PageNumberPagination, `?page=` / `?page_size=`). */
+export interface Page<T> {
+  count: number;
+  next: string | null;
+  previous: string | null;
+  results: T[];
+}
+
+export type WorkflowRole = "owner" | "editor" | "runner" | "viewer";
+
+/** workflows/api/serializers.py: WorkflowSummarySerializer. */
+export interface WorkflowSummary {
+  id: number;
+  name: string;
+  description: string;
+  tags: string[];
+  /** The owner's username. */
+  owner: string;
+  /** The caller's role on this workflow. */
+  role: WorkflowRole | null;
+  /** Draft revision; a PATCH must send the current one (stale → 409). */
+  revision: number;
+  /** Number of the active published version, or null before the first publish. */
+  active_version: number | null;
+  is_archived: boolean;
+  archived_at: string | null;
+  max_concurrent_runs: number | null;
+  timeout_s: number | null;
+  created_at: string;
+  updated_at: string;
+}

@@ -1,0 +1,33 @@
+import { Navigate, type RouteObject } from "react-router";
+
+import { AppShell } from "./components/AppShell";
+import AgentsPage from "./pages/AgentsPage";
+import InboxPage from "./pages/InboxPage";
+import NotFoundPage from "./pages/NotFoundPage";
+import RouteErrorPage from "./pages/RouteErrorPage";
+import RunsPage from "./pages/RunsPage";
+import WorkflowsPage from "./pages/WorkflowsPage";
+
+/**
+ * Client-side routes. Django serves the same shell for `/` and every path under these sections,
+ * so a reload on any of them lands here.
+ */
+export const routes: RouteObject[] = [
+  {
+    path: "/",
+    element: <AppShell />,
+    children: [
+      {
+        errorElement: <RouteErrorPage />,
+        children: [
+          { index: true, element: <Navigate to="/workflows" replace /> },
+          { path: "workflows", element: <WorkflowsPage /> },
+          { path: "runs", element: <RunsPage /> },
+          { path: "inbox", element: <InboxPage /> },
+          { path: "agents", element: <AgentsPage /> },
+          { path: "*", element: <NotFoundPage /> },
+        ],
+      },
+    ],
+  },
+];

@@ -1,0 +1,15 @@
+import { create } from "zustand";
+
+import { createSessionSlice, type SessionSlice } from "./sessionSlice";
+import { createThemeSlice, type ThemeSlice } from "./themeSlice";
+
+export type AppState = SessionSlice & ThemeSlice;
+
+/** One store, composed of slices; components select the smallest piece they need. */
+export const useAppStore = create<AppState>()((...args) => ({
+  ...createSessionSlice(...args),
+  ...createThemeSlice(...args),
+}));
+
+export type { AppUrls, BootData, SessionUser } from "./boot";
+export { readBootData } from "./boot";
