@@ -26,7 +26,7 @@ REVIEWERS_GROUP = "reviewers"
 #: Scripted replies, so the demo's prompt nodes work offline with no API key. Pointing the
 #: provider at a real endpoint (kind, base_url, api_key) and the agents at a real model is all it
 #: takes to use a real LLM instead.
-DEMO_PROVIDER = {
+DEMO_PROVIDER: dict[str, Any] = {
     "name": "Demo (scripted)",
     "kind": "scripted",
     "config": {
@@ -47,7 +47,7 @@ DEMO_PROVIDER = {
         "chunk_delay_s": 0.03,
     },
 }
-DEMO_AGENTS = [
+DEMO_AGENTS: list[dict[str, Any]] = [
     {
         "slug": "triage-bot",
         "name": "Triage bot",
