@@ -116,14 +116,18 @@ def main(argv: list[str]) -> int:
                 f"workers x prefork {WORKER_CONCURRENCY}, all with config.settings.bench; "
                 "load generated from one more process."
             )
-            for name in services_workloads:
-                module = importlib.import_module(WORKLOADS[name])
-                succeeded = run_workload(name, partial(module.figures, bench), figures, failures)
-                cancelled = bench.quiesce(timeout_s=120 if succeeded else 30)
-                if cancelled and succeeded:
-                    failures.append(Failure(name, f"left {cancelled} runs unfinished 120 s after it ended"))
-                if cancelled or not succeeded:
-                    stack.keep_logs = True
+            try:
+                for name in services_workloads:
+                    module = importlib.import_module(WORKLOADS[name])
+                    succeeded = run_workload(name, partial(module.figures, bench), figures, failures)
+                    cancelled = bench.quiesce(timeout_s=120 if succeeded else 30)
+                    if cancelled and succeeded:
+                        unfinished = f"left {cancelled} runs unfinished 120 s after it ended"
+                        failures.append(Failure(name, unfinished))
+                    if cancelled or not succeeded:
+                        stack.keep_logs = True
+            finally:
+                bench.close()
     load_after, share_after = os.getloadavg()[0], cpu_share()
     header.append(
         f"Machine: {os.cpu_count()} cores shared with other work; 1-min load average {load_before:.1f} "

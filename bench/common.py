@@ -1,9 +1,13 @@
-"""What the services-mode workloads share: their graphs, the benchmark user and its token, and
-starting a run and waiting for it the way the product's own `wait_s` does.
+"""What the services-mode workloads share: their graphs, the benchmark user and its token, the
+instantly answering LLM endpoint, and starting a run and waiting for it the way the product's own
+`wait_s` does.
 
-`noop` (a dispatched node calling nothing) stands in for `prompt` against an instantly answering
-provider until `prompt` lands: it goes through the same dispatch path (attempt row, Celery
-message on `flowdeck.nodes`, claim, execute, record) minus the provider call.
+W1 and W4 use real `prompt` nodes: a saved agent on an `openai` provider whose `base_url` points at
+a local OpenAI-compatible server (tests.support.fake_llm) in the benchmark process, answering at
+once, streamed. So the figure covers the whole prompt path: rendering, the official SDK over a
+socket, `node.delta` events, usage and cost on the attempt. Workloads about the engine's own
+throughput use `noop`, a dispatched node calling nothing: the same dispatch path (attempt row,
+Celery message on `flowdeck.nodes`, claim, execute, record) minus the provider call.
 """
 
 from __future__ import annotations
@@ -17,8 +21,14 @@ from typing import Any
 
 from bench.stack import QUEUES, Stack, redis_client
 
-NOOP_NOTE = "noop (a dispatched node calling nothing) stands in for prompt until prompt lands"
+NOOP_NOTE = "noop: a dispatched node calling nothing (prompt's dispatch path minus the provider call)"
+PROMPT_NOTE = (
+    "prompt nodes via a saved agent and the official openai SDK, streamed, against a local "
+    "OpenAI-compatible server that answers at once"
+)
 BENCH_USERNAME = "bench"
+BENCH_AGENT = "bench-instant"
+BENCH_API_KEY = "sk-bench-0123456789abcdef"
 TERMINAL = frozenset({"succeeded", "failed", "cancelled"})
 
 
@@ -63,6 +73,45 @@ def sequential_noops(count: int, gate: bool = False) -> dict[str, Any]:
     nodes += [node(step, "noop", {"output": index}) for index, step in enumerate(steps, start=1)]
     nodes.append(node("end", "end", {"outputs": {"last": f"{{{{ nodes.{steps[-1]}.output }}}}"}}))
     return graph(nodes, chain([item["id"] for item in nodes]))
+
+
+def prompt_node(node_id: str, index: int) -> dict[str, Any]:
+    text = f"Step {index} of {{{{ inputs.topic }}}}"
+    return node(node_id, "prompt", {"agent": BENCH_AGENT, "prompt": text})
+
+
+def sequential_prompts(count: int) -> dict[str, Any]:
+    """start → count prompt nodes in a row → end."""
+    steps = [f"step_{index}" for index in range(1, count + 1)]
+    nodes = [node("start", "start", TOPIC_INPUT)]
+    nodes += [prompt_node(step, index) for index, step in enumerate(steps, start=1)]
+    nodes.append(node("end", "end", {"outputs": {"last": f"{{{{ nodes.{steps[-1]}.output.text }}}}"}}))
+    return graph(nodes, chain([item["id"] for item in nodes]))
+
+
+def parallel_prompts(width: int) -> dict[str, Any]:
+    """start → parallel → width prompt nodes → join (all) → end."""
+    branches = [f"branch_{index}" for index in range(1, width + 1)]
+    return graph(
+        [
+            node("start", "start", TOPIC_INPUT),
+            node("fan_out", "parallel"),
+            *[prompt_node(branch, index) for index, branch in enumerate(branches, start=1)],
+            node("gather", "join", {"mode": "all"}),
+            node("end", "end", {"outputs": {"count": "{{ nodes.gather.output.branches | length }}"}}),
+        ],
+        [
+            edge("start", "fan_out"),
+            *[edge("fan_out", branch) for branch in branches],
+            *[edge(branch, "gather") for branch in branches],
+            edge("gather", "end"),
+        ],
+    )
+
+
+TOPIC_INPUT = {
+    "input_schema": {"type": "object", "properties": {"topic": {"type": "string", "default": "latency"}}}
+}
 
 
 def parallel_noops(width: int) -> dict[str, Any]:
@@ -173,6 +222,7 @@ class Bench:
     approvals_n: int
     user: Any = None
     token: str = ""
+    llm: Any = None
     _workflows: dict[str, Any] = field(default_factory=dict)
 
     @classmethod
@@ -185,7 +235,14 @@ class Bench:
         user.set_unusable_password()
         user.save()
         _, raw = ApiToken.issue(user, name="bench")
-        return cls(stack=stack, quick=quick, approvals_n=approvals_n, user=user, token=raw)
+        bench = cls(stack=stack, quick=quick, approvals_n=approvals_n, user=user, token=raw)
+        bench.llm = start_instant_llm(user)
+        return bench
+
+    def close(self) -> None:
+        if self.llm is not None:
+            self.llm.stop()
+            self.llm = None
 
     def repetitions(self, full: int, quick: int = 3) -> int:
         return quick if self.quick else full
@@ -306,6 +363,34 @@ class CpuAccount:
     def per_sample_ms(self, units: int = 1) -> str:
         samples = max(1, self.samples) * units
         return f"web {self.web / samples * 1000:.1f} ms + workers {self.workers / samples * 1000:.1f} ms"
+
+
+def start_instant_llm(owner: Any) -> Any:
+    """The local OpenAI-compatible server, and the provider and agent that point at it. No
+    concurrency or rate limit on the provider: the figure is the product's path, not a throttle."""
+    from agents.models import Agent, Provider
+    from tests.support.fake_llm import Behaviour, FakeOpenAI
+
+    answer = Behaviour(text="Done: all clear.")
+    server = FakeOpenAI(api_key=BENCH_API_KEY, default=answer, record=False).start()
+    provider, _ = Provider.objects.update_or_create(
+        name="bench instant",
+        defaults={
+            "kind": "openai",
+            "base_url": server.base_url,
+            "owner": owner,
+            "max_concurrency": 0,
+            "requests_per_minute": 0,
+            "timeout_s": 30,
+        },
+    )
+    provider.set_api_key(BENCH_API_KEY)
+    provider.save()
+    Agent.objects.update_or_create(
+        slug=BENCH_AGENT,
+        defaults={"name": "Bench instant", "provider": provider, "model": "gpt-bench", "owner": owner},
+    )
+    return server
 
 
 def unique_key(prefix: str) -> str:

@@ -1,5 +1,6 @@
-"""W1: 10 sequential dispatched nodes, one run at a time, start → end, beside a chain of 10 bare
-Celery tasks on the same broker and workers (DESIGN §10: ≤ 1.5 times the chain).
+"""W1: 10 sequential `prompt` nodes (an instantly answering local provider), one run at a time,
+start → end, beside a chain of 10 bare Celery tasks on the same broker and workers (DESIGN §10:
+≤ 1.5 times the chain).
 
 Measured: `create_run` (the run row, `advance_run` sent after commit) until the run is settled,
 woken by the product's own Redis PUBLISH (`executions.notify`). Baseline: sending a 10-link
@@ -10,7 +11,7 @@ from __future__ import annotations
 
 import statistics
 
-from bench.common import NOOP_NOTE, Bench, CpuAccount, sequential_noops, unique_key
+from bench.common import PROMPT_NOTE, Bench, CpuAccount, sequential_prompts, unique_key
 from bench.harness import Figure, paired_samples, timed
 from bench.stack import redis_client
 
@@ -23,7 +24,7 @@ def figures(bench: Bench) -> list[Figure]:
 
     from bench.celery_tasks import chain_step
 
-    workflow = bench.workflow("w1 sequential", sequential_noops(NODES))
+    workflow = bench.workflow("w1 sequential", sequential_prompts(NODES))
     client = redis_client(bench.stack)
 
     def run_chain() -> None:
@@ -40,7 +41,7 @@ def figures(bench: Bench) -> list[Figure]:
     value, floor = statistics.median(measured) * 1000, statistics.median(baseline) * 1000
     return [
         Figure(
-            f"W1 {NODES} sequential noop nodes, start→end",
+            f"W1 {NODES} sequential prompt nodes, start→end",
             value,
             "ms",
             f"chain of {NODES} bare tasks",
@@ -48,7 +49,7 @@ def figures(bench: Bench) -> list[Figure]:
             f"<= {BUDGET_RATIO}x chain",
             value <= BUDGET_RATIO * floor,
             (
-                NOOP_NOTE,
+                PROMPT_NOTE,
                 f"median of {repetitions} after 3 warm-ups, alternating with the baseline",
                 f"W1 CPU per run: {cpu.per_sample_ms()} (per node: {cpu.per_sample_ms(NODES)})",
             ),

@@ -1,6 +1,7 @@
-"""W4: 5 parallel dispatched nodes and a join, beside a Celery chord of 5 (DESIGN §10: ≤ 1.5 times).
+"""W4: 5 parallel `prompt` nodes (an instantly answering local provider) and a join, beside a
+Celery chord of 5 (DESIGN §10: ≤ 1.5 times).
 
-Measured: start → parallel → 5 noops → join → end, from `create_run` until the run settles (the
+Measured: start → parallel → 5 prompts → join → end, from `create_run` until the run settles (the
 product's Redis PUBLISH wakes the wait). Baseline: a chord of 5 bare header tasks whose callback
 LPUSHes; the header tasks store their results in the Redis result backend (a chord needs one; the
 product keeps results off). Alternating, after warm-ups.
@@ -10,7 +11,7 @@ from __future__ import annotations
 
 import statistics
 
-from bench.common import NOOP_NOTE, Bench, CpuAccount, parallel_noops, unique_key
+from bench.common import PROMPT_NOTE, Bench, CpuAccount, parallel_prompts, unique_key
 from bench.harness import Figure, paired_samples, timed
 from bench.stack import redis_client
 
@@ -23,7 +24,7 @@ def figures(bench: Bench) -> list[Figure]:
 
     from bench.celery_tasks import chord_body, chord_done
 
-    workflow = bench.workflow("w4 parallel", parallel_noops(WIDTH))
+    workflow = bench.workflow("w4 parallel", parallel_prompts(WIDTH))
     client = redis_client(bench.stack)
 
     def run_chord() -> None:
@@ -40,7 +41,7 @@ def figures(bench: Bench) -> list[Figure]:
     value, floor = statistics.median(measured) * 1000, statistics.median(baseline) * 1000
     return [
         Figure(
-            f"W4 {WIDTH} parallel noop nodes + join",
+            f"W4 {WIDTH} parallel prompt nodes + join",
             value,
             "ms",
             f"chord of {WIDTH}",
@@ -48,7 +49,7 @@ def figures(bench: Bench) -> list[Figure]:
             f"<= {BUDGET_RATIO}x chord",
             value <= BUDGET_RATIO * floor,
             (
-                NOOP_NOTE,
+                PROMPT_NOTE,
                 f"median of {repetitions} after 3 warm-ups, alternating with the baseline",
                 f"W4 CPU per run: {cpu.per_sample_ms()}",
             ),

@@ -185,7 +185,7 @@ def figures(bench: Bench) -> list[Figure]:
         ),
     )
     control = bench.workflow("w3 control flow", control_flow_13())
-    parallel = bench.workflow("w4 parallel", parallel_noops(5))
+    parallel = bench.workflow("w7 parallel", parallel_noops(5))
     repetitions = bench.repetitions(5, 2)
 
     bench.stack.stop()

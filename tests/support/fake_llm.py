@@ -130,9 +130,16 @@ class FakeLLMServer:
     generation_path: ClassVar[str] = ""
     models_path: ClassVar[str] = ""
 
-    def __init__(self, api_key: str = "sk-fake-key-0123456789", default: Behaviour | None = None) -> None:
+    def __init__(
+        self,
+        api_key: str = "sk-fake-key-0123456789",
+        default: Behaviour | None = None,
+        record: bool = True,
+    ) -> None:
         self.api_key = api_key
         self.default = default or Behaviour()
+        #: Keep every request (tests assert on them); off for long benchmark runs.
+        self.record = record
         self.requests: list[RecordedRequest] = []
         self.in_flight = 0
         self.max_in_flight = 0
@@ -227,7 +234,8 @@ class FakeLLMServer:
         )
         generation = method == "POST" and path == self.generation_path
         with self._lock:
-            self.requests.append(record)
+            if self.record:
+                self.requests.append(record)
             if generation:
                 self.in_flight += 1
                 self.max_in_flight = max(self.max_in_flight, self.in_flight)
