@@ -1,6 +1,6 @@
 # Flowdeck — `make run` serves the app, `make test` runs every test tier.
 # Everything installs into .venv and frontend/node_modules; nothing is installed globally except,
-# for `make test` on a machine without them, the Debian packages of Postgres and Redis.
+# for `make test` on a machine without them, the Debian packages of Postgres, Redis and Chromium.
 
 PYTHON ?= python3
 VENV ?= .venv
@@ -9,7 +9,7 @@ HOST ?= 127.0.0.1
 PORT ?= 8000
 FRONTEND_SOURCES := $(shell find frontend/src frontend/index.html frontend/vite.config.ts frontend/tsconfig*.json -type f 2>/dev/null)
 
-.PHONY: run install install-dev frontend test test-fast bench lint migrations-check constraints clean \
+.PHONY: run install install-dev frontend test test-fast test-browser bench lint migrations-check constraints clean \
         services-web services-worker services-beat
 
 $(VENV)/.installed: requirements.txt constraints.txt
@@ -40,9 +40,14 @@ run: install frontend
 	$(PY) manage.py load_demo
 	$(PY) manage.py serve --host $(HOST) --port $(PORT)
 
-## Every tier: checks, engine, embedded, services (private Postgres/Redis if none is found), front end.
-test: install-dev frontend/node_modules/.installed
+## Every tier: checks, engine, embedded, services (private Postgres/Redis if none is found), front end,
+## and the browser tier (the built app in Debian's Chromium, installed when missing and root).
+test: install-dev frontend/node_modules/.installed static/app/.vite/manifest.json
 	$(PY) -m tests.runner all
+
+## The browser tier alone: the built app in headless Chromium against a real embedded server.
+test-browser: install-dev static/app/.vite/manifest.json
+	$(PY) -m tests.runner browser
 
 ## Engine and API tests in the embedded mode only (under two minutes).
 test-fast: install-dev

@@ -6,6 +6,7 @@ Tiers:
   embedded  every other test in the embedded mode (SQLite, in-process broker and channel layer)
   services  the same suite against real Postgres and Redis with real worker processes
   frontend  the front end's type check and unit tests
+  browser   the built app in headless Chromium against a real embedded server (tests/browser)
 """
 
 from __future__ import annotations
@@ -30,7 +31,16 @@ PURE_TESTS = [
     "tests/workflows/test_validation_properties.py",
     "tests/workflows/test_node_types.py",
 ]
+#: Browser tests run sync Playwright and get a pytest run (and tier) of their own.
+BROWSER_TESTS = "tests/browser"
 SERVICE_VARIABLES = ("DATABASE_URL", "REDIS_URL")
+FRONTEND_BUNDLE_MANIFEST = ROOT / "static" / "app" / ".vite" / "manifest.json"
+FRONTEND_INPUTS = [
+    "frontend/src",
+    "frontend/index.html",
+    "frontend/vite.config.ts",
+    "frontend/package-lock.json",
+]
 MYPY_PACKAGES = ["config", "accounts", "workflows", "executions", "agents", "frontend", "tests", "bench"]
 
 
@@ -72,7 +82,7 @@ def tier_engine() -> bool:
 
 
 def tier_embedded(markers: str = "not services") -> bool:
-    ignores = [f"--ignore={path}" for path in PURE_TESTS]
+    ignores = [f"--ignore={path}" for path in [*PURE_TESTS, BROWSER_TESTS]]
     return pytest(["tests", *ignores, "-m", markers])
 
 
@@ -99,7 +109,7 @@ def tier_services() -> bool:
         if key in SERVICE_VARIABLES:
             environment[key] = value
     try:
-        ignores = [f"--ignore={path}" for path in PURE_TESTS]
+        ignores = [f"--ignore={path}" for path in [*PURE_TESTS, BROWSER_TESTS]]
         return pytest(["tests", *ignores], environment)
     finally:
         subprocess.run(
@@ -117,6 +127,38 @@ def tier_frontend() -> bool:
     )
 
 
+def newest_modification(paths: list[str]) -> float:
+    newest = 0.0
+    for name in paths:
+        path = ROOT / name
+        files = path.rglob("*") if path.is_dir() else [path]
+        newest = max([newest, *(file.stat().st_mtime for file in files if file.is_file())])
+    return newest
+
+
+def frontend_bundle_is_current() -> bool:
+    if not FRONTEND_BUNDLE_MANIFEST.exists():
+        return False
+    return FRONTEND_BUNDLE_MANIFEST.stat().st_mtime >= newest_modification(FRONTEND_INPUTS)
+
+
+def tier_browser() -> bool:
+    """Build the bundle if a source is newer, find or install Chromium, then drive the real app."""
+    if not frontend_bundle_is_current():
+        npm = shutil.which("npm")
+        if npm is None:
+            print("npm is not installed: the browser tier needs the built front end.", file=sys.stderr)
+            return False
+        if not run([npm, "--prefix", "frontend", "run", "--silent", "build"]):
+            return False
+    if not run([PYTHON, "-m", "tests.support.browser"]):
+        return False
+    environment = embedded_environment()
+    # Sync Playwright runs an event loop in the test thread; Django must not refuse ORM calls there.
+    environment["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
+    return pytest([BROWSER_TESTS], environment)
+
+
 def tier_bench() -> bool:
     return run([PYTHON, "-m", "bench"])
 
@@ -128,10 +170,11 @@ TIERS: dict[str, Callable[[], bool]] = {
     "embedded-fast": tier_embedded_fast,
     "services": tier_services,
     "frontend": tier_frontend,
+    "browser": tier_browser,
     "bench": tier_bench,
 }
 SELECTIONS = {
-    "all": ["checks", "engine", "embedded", "services", "frontend"],
+    "all": ["checks", "engine", "embedded", "services", "frontend", "browser"],
     "fast": ["engine", "embedded-fast"],
 }
 
