@@ -109,6 +109,9 @@ def parallel_prompts(width: int) -> dict[str, Any]:
     )
 
 
+#: What the prompt workloads start with (create_run takes inputs as the API hands them on, after
+#: the start node's schema has filled its defaults).
+PROMPT_INPUTS = {"topic": "latency"}
 TOPIC_INPUT = {
     "input_schema": {"type": "object", "properties": {"topic": {"type": "string", "default": "latency"}}}
 }
@@ -296,14 +299,17 @@ class Bench:
             raise TimeoutError(f"run {run_id} did not settle in {timeout_s} s")
         return str(Run.objects.values_list("status", flat=True).get(pk=run_id))
 
-    def run_to_end(self, workflow: Any) -> float:
+    def run_to_end(self, workflow: Any, inputs: dict[str, Any] | None = None) -> float:
         """Start a run, wait until it settles; the wall time in seconds. The run must succeed."""
         started = time.perf_counter()
-        run = self.start_run(workflow)
+        run = self.start_run(workflow, inputs)
         status = self.wait_settled(run.pk)
         elapsed = time.perf_counter() - started
         if status != "succeeded":
-            raise AssertionError(f"run {run.pk} ended {status}")
+            from executions.models import Run
+
+            error = Run.objects.values_list("error", flat=True).get(pk=run.pk)
+            raise AssertionError(f"run {run.pk} ended {status}: {error}")
         return elapsed
 
     def quiesce(self, timeout_s: float = 120) -> int:

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import statistics
 
-from bench.common import PROMPT_NOTE, Bench, CpuAccount, parallel_prompts, unique_key
+from bench.common import PROMPT_INPUTS, PROMPT_NOTE, Bench, CpuAccount, parallel_prompts, unique_key
 from bench.harness import Figure, paired_samples, timed
 from bench.stack import redis_client
 
@@ -35,7 +35,7 @@ def figures(bench: Bench) -> list[Figure]:
     repetitions = bench.repetitions(15, 5)
     cpu = CpuAccount(bench.stack)
     measured, baseline = paired_samples(
-        cpu.wrap(lambda: bench.run_to_end(workflow)), timed(run_chord), repetitions, warmups=3
+        cpu.wrap(lambda: bench.run_to_end(workflow, PROMPT_INPUTS)), timed(run_chord), repetitions, warmups=3
     )
     client.close()
     value, floor = statistics.median(measured) * 1000, statistics.median(baseline) * 1000

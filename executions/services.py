@@ -109,6 +109,23 @@ def _state_from_row(row: NodeRun) -> NodeRunState:
     )
 
 
+#: What an advance rewrites on a node run it touched.
+NODE_RUN_FIELDS = [
+    "status",
+    "input",
+    "output",
+    "handle",
+    "error",
+    "wait_reason",
+    "state",
+    "attempts_count",
+    "succeeded_seq",
+    "started_at",
+    "finished_at",
+]
+SINGLE_UPDATES_UP_TO = 8
+
+
 class RunSession:
     """A run locked for one transaction, with its scheduler."""
 
@@ -225,23 +242,15 @@ class RunSession:
             self._copy_state(node_state, row)
         if created:
             NodeRun.objects.bulk_create(created)
-        if changed:
-            NodeRun.objects.bulk_update(
-                changed,
-                [
-                    "status",
-                    "input",
-                    "output",
-                    "handle",
-                    "error",
-                    "wait_reason",
-                    "state",
-                    "attempts_count",
-                    "succeeded_seq",
-                    "started_at",
-                    "finished_at",
-                ],
-            )
+        if len(changed) > SINGLE_UPDATES_UP_TO:
+            NodeRun.objects.bulk_update(changed, NODE_RUN_FIELDS, batch_size=500)
+        else:
+            # The usual advance touches one or two rows; a plain UPDATE each is much cheaper to
+            # build than bulk_update's CASE over every field.
+            for row in changed:
+                NodeRun.objects.filter(pk=row.pk).update(
+                    **{name: getattr(row, name) for name in NODE_RUN_FIELDS}
+                )
 
     def _copy_state(self, node_state: NodeRunState, row: NodeRun) -> None:
         row.status = node_state.status
