@@ -35,6 +35,24 @@ export function buildUrl(pathOrUrl: string, query?: Query): string {
   return `${url.pathname}${url.search}`;
 }
 
+type ReachabilityListener = (isReachable: boolean) => void;
+const reachabilityListeners = new Set<ReachabilityListener>();
+
+/**
+ * Tells the shell whether the last request reached the server at all (any HTTP answer counts,
+ * even an error status), so it can show an offline banner and clear it on the next success.
+ */
+export function onReachabilityChange(listener: ReachabilityListener): () => void {
+  reachabilityListeners.add(listener);
+  return () => {
+    reachabilityListeners.delete(listener);
+  };
+}
+
+function reportReachability(isReachable: boolean): void {
+  for (const listener of reachabilityListeners) listener(isReachable);
+}
+
 async function readBody(response: Response): Promise<unknown> {
   if (response.status === 204 || response.status === 205) return undefined;
   const text = await response.text();
@@ -62,8 +80,10 @@ async function request<T>(method: Method, path: string, body: unknown, options: 
   } catch (error) {
     // An abort is the caller's own decision, not a failure to report.
     if (options.signal?.aborted) throw error;
+    reportReachability(false);
     throw networkError();
   }
+  reportReachability(true);
 
   let parsed: unknown;
   try {
@@ -85,6 +105,16 @@ export const api = {
   patch: <T>(path: string, body: unknown, options?: RequestOptions) => request<T>("PATCH", path, body, options),
   delete: <T = void>(path: string, options?: RequestOptions) => request<T>("DELETE", path, undefined, options),
 };
+
+/** Asks the liveness endpoint whether the server answers; reports the result like any request. */
+export async function pingServer(): Promise<boolean> {
+  try {
+    await request<unknown>("GET", "/health", undefined);
+    return true;
+  } catch {
+    return false;
+  }
+}
 
 export function isAbortError(error: unknown): boolean {
   return error instanceof DOMException && error.name === "AbortError";

@@ -43,6 +43,30 @@ export class ApiError extends Error {
   get isForbidden(): boolean {
     return this.status === 403;
   }
+
+  get isNotFound(): boolean {
+    return this.status === 404;
+  }
+
+  /** Someone changed the thing since it was loaded (a stale revision, an already decided approval). */
+  get isConflict(): boolean {
+    return this.status === 409;
+  }
+
+  /** The request was refused for its content; `errors` says which fields or nodes. */
+  get isValidation(): boolean {
+    return this.status === 400;
+  }
+
+  /** Field errors (DRF's shape), when the answer had them. */
+  get fieldErrors(): FieldErrors | undefined {
+    return this.errors !== undefined && !Array.isArray(this.errors) ? this.errors : undefined;
+  }
+
+  /** Graph problems (`{"detail", "errors": [{"code", "message", …}]}`), when the answer had them. */
+  get validationIssues(): ValidationIssue[] | undefined {
+    return Array.isArray(this.errors) ? this.errors : undefined;
+  }
 }
 
 const FALLBACK_DETAILS: Record<number, string> = {
@@ -64,11 +88,22 @@ function isRecord(value: unknown): value is Record<string, unknown> {
   return typeof value === "object" && value !== null && !Array.isArray(value);
 }
 
+/**
+ * The messages under one field. DRF nests them for list and object fields — `{"tags": {"0":
+ * ["Too long."]}}` or `{"graph": {"nodes": [...]}}` — and a form shows them under the field itself.
+ */
+function messagesOf(value: unknown): string[] {
+  if (typeof value === "string") return [value];
+  if (Array.isArray(value)) return value.flatMap(messagesOf);
+  if (isRecord(value)) return Object.values(value).flatMap(messagesOf);
+  return value === null || value === undefined ? [] : [JSON.stringify(value)];
+}
+
 function asFieldErrors(body: Record<string, unknown>): FieldErrors | undefined {
   const fields: FieldErrors = {};
   for (const [key, value] of Object.entries(body)) {
-    if (Array.isArray(value)) fields[key] = value.map((item) => (typeof item === "string" ? item : JSON.stringify(item)));
-    else if (typeof value === "string") fields[key] = [value];
+    const messages = messagesOf(value);
+    if (messages.length > 0) fields[key] = messages;
   }
   return Object.keys(fields).length > 0 ? fields : undefined;
 }

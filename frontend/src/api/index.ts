@@ -3,3 +3,18 @@ export { ApiError } from "./errors";
 export type { FieldErrors, ValidationIssue } from "./errors";
 export type { Page, WorkflowRole, WorkflowSummary } from "./types";
 export { fetchWorkflowPage, listWorkflows } from "./workflows";
+export { onReachabilityChange, pingServer } from "./client";
+export { connectInbox, fetchPendingApprovalCount, inboxSocketUrl } from "./inbox";
+export type { InboxConnection, InboxMessage, InboxSocketHandlers, InboxSocketOptions } from "./inbox";
+export type { ApprovalStatus, ApprovalSummary, WorkflowExport } from "./types";
+export {
+  archiveWorkflow,
+  copyName,
+  createWorkflow,
+  duplicateWorkflow,
+  fetchWorkflowExport,
+  importWorkflow,
+  restoreWorkflow,
+  starterGraph,
+} from "./workflows";
+export type { NewWorkflow, WorkflowFilters } from "./workflows";

@@ -31,3 +31,31 @@ export interface WorkflowSummary {
   created_at: string;
   updated_at: string;
 }
+
+/** `GET /api/workflows/{id}/export/`; `POST /api/workflows/import/` takes the same document. */
+export interface WorkflowExport {
+  format: "flowdeck.workflow";
+  version: number;
+  name: string;
+  description: string;
+  tags: string[];
+  /** The graph document (DESIGN §3); the list page passes it through untouched. */
+  graph: unknown;
+}
+
+export type ApprovalStatus = "pending" | "approved" | "rejected" | "expired" | "cancelled";
+
+/** executions/api/approvals.py: ApprovalSerializer — the fields the shell reads. */
+export interface ApprovalSummary {
+  id: string;
+  run: string;
+  workflow: number;
+  workflow_name: string;
+  node_id: string;
+  status: ApprovalStatus;
+  title: string;
+  assignees: { users: string[]; groups: string[] };
+  claimed_by: string | null;
+  due_at: string | null;
+  created_at: string;
+}

@@ -1,7 +1,10 @@
 import { useEffect, useRef } from "react";
 import { Link, Outlet, useLocation } from "react-router";
 
+import { useConnectivity } from "../hooks/useConnectivity";
+import { useLiveInboxCount } from "../hooks/useLiveInboxCount";
 import { useAppStore } from "../store";
+import { ConnectionBanner } from "./ConnectionBanner";
 import { Icon } from "./Icon";
 import { LogoutForm } from "./LogoutForm";
 import { PrimaryNav } from "./PrimaryNav";
@@ -26,6 +29,8 @@ export function AppShell() {
   const user = useAppStore((state) => state.user);
   const urls = useAppStore((state) => state.urls);
   const mainRef = useFocusMainOnNavigate();
+  useConnectivity();
+  useLiveInboxCount(user !== null);
 
   return (
     <div className="app-shell">
@@ -53,6 +58,7 @@ export function AppShell() {
           </div>
         </div>
       </header>
+      <ConnectionBanner />
       <main id="main" className="app-main" ref={mainRef} tabIndex={-1}>
         <Outlet />
       </main>

@@ -1,6 +1,8 @@
 import { memo } from "react";
 import { NavLink } from "react-router";
 
+import { useAppStore } from "../store";
+
 const SECTIONS = [
   { to: "/workflows", label: "Workflows" },
   { to: "/runs", label: "Runs" },
@@ -9,6 +11,22 @@ const SECTIONS = [
 ] as const;
 
 const linkClass = ({ isActive }: { isActive: boolean }) => (isActive ? "nav-link nav-link--active" : "nav-link");
+
+/** Shown past this; the inbox page has the exact number. */
+const MAX_BADGE_COUNT = 99;
+
+/** The number of approvals waiting for the user, kept live by the shell (useLiveInboxCount). */
+const InboxBadge = memo(function InboxBadge() {
+  const count = useAppStore((state) => state.pendingApprovalCount);
+  if (!count) return null;
+  const shown = count > MAX_BADGE_COUNT ? `${MAX_BADGE_COUNT}+` : String(count);
+  return (
+    <span className="nav-badge" data-testid="inbox-count" data-count={count}>
+      {shown}
+      <span className="visually-hidden">{count === 1 ? " approval waiting" : " approvals waiting"}</span>
+    </span>
+  );
+});
 
 /** NavLink sets aria-current="page" on the active section. Admin is a server page, not a route. */
 export const PrimaryNav = memo(function PrimaryNav({ adminUrl }: { adminUrl: string | null }) {
@@ -19,6 +37,7 @@ export const PrimaryNav = memo(function PrimaryNav({ adminUrl }: { adminUrl: str
           <li key={section.to}>
             <NavLink to={section.to} className={linkClass}>
               {section.label}
+              {section.to === "/inbox" && <InboxBadge />}
             </NavLink>
           </li>
         ))}

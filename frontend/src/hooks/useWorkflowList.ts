@@ -1,6 +1,13 @@
 import { useCallback, useEffect, useRef, useState } from "react";
 
-import { ApiError, fetchWorkflowPage, isAbortError, listWorkflows, type WorkflowSummary } from "../api";
+import {
+  ApiError,
+  fetchWorkflowPage,
+  isAbortError,
+  listWorkflows,
+  type WorkflowFilters,
+  type WorkflowSummary,
+} from "../api";
 
 export type WorkflowListState =
   | { status: "loading" }
@@ -11,34 +18,46 @@ function asApiError(error: unknown): ApiError {
   return error instanceof ApiError ? error : new ApiError(0, "Something unexpected went wrong.");
 }
 
+interface LoadRequest {
+  serial: number;
+  /** A reload after a change keeps the current rows on screen until the new ones arrive. */
+  keepsRows: boolean;
+}
+
 /**
- * Loads the workflow list for a search term and pages through it. A newer search aborts the
- * older request, so a slow answer can never overwrite a fresh one.
+ * Loads the workflow list for a set of filters and pages through it. Newer filters abort the
+ * older request, so a slow answer can never overwrite a fresh one. `retry` starts over (showing
+ * the loading state); `reload` refetches in place after a create, archive or import.
  */
-export function useWorkflowList(search: string) {
+export function useWorkflowList({ search = "", owner = "", tag = "", archived = false }: WorkflowFilters) {
   const [state, setState] = useState<WorkflowListState>({ status: "loading" });
   const [loadMoreError, setLoadMoreError] = useState<ApiError | null>(null);
   const [isLoadingMore, setIsLoadingMore] = useState(false);
-  const [attempt, setAttempt] = useState(0);
+  const [request, setRequest] = useState<LoadRequest>({ serial: 0, keepsRows: false });
   const pageController = useRef<AbortController | null>(null);
+  const loadedFilters = useRef<string | null>(null);
 
   useEffect(() => {
+    const filtersKey = JSON.stringify([search, owner, tag, archived]);
+    const keepsRows = request.keepsRows && loadedFilters.current === filtersKey;
+    loadedFilters.current = filtersKey;
     const controller = new AbortController();
     pageController.current?.abort();
-    setState({ status: "loading" });
+    if (!keepsRows) setState({ status: "loading" });
     setLoadMoreError(null);
-    listWorkflows({ search, signal: controller.signal }).then(
+    listWorkflows({ search, owner, tag, archived, signal: controller.signal }).then(
       (page) => setState({ status: "ready", workflows: page.results, count: page.count, next: page.next }),
       (error: unknown) => {
         if (!isAbortError(error)) setState({ status: "error", error: asApiError(error) });
       },
     );
     return () => controller.abort();
-  }, [search, attempt]);
+  }, [search, owner, tag, archived, request]);
 
   useEffect(() => () => pageController.current?.abort(), []);
 
-  const retry = useCallback(() => setAttempt((value) => value + 1), []);
+  const retry = useCallback(() => setRequest((previous) => ({ serial: previous.serial + 1, keepsRows: false })), []);
+  const reload = useCallback(() => setRequest((previous) => ({ serial: previous.serial + 1, keepsRows: true })), []);
 
   const next = state.status === "ready" ? state.next : null;
   const loadMore = useCallback(() => {
@@ -65,5 +84,5 @@ export function useWorkflowList(search: string) {
       });
   }, [next]);
 
-  return { state, retry, loadMore, isLoadingMore, loadMoreError };
+  return { state, retry, reload, loadMore, isLoadingMore, loadMoreError };
 }
