@@ -1,3 +1,4 @@
+import { lazy, Suspense } from "react";
 import { Navigate, type RouteObject } from "react-router";
 
 import { AppShell } from "./components/AppShell";
@@ -7,6 +8,24 @@ import NotFoundPage from "./pages/NotFoundPage";
 import RouteErrorPage from "./pages/RouteErrorPage";
 import RunsPage from "./pages/RunsPage";
 import WorkflowsPage from "./pages/WorkflowsPage";
+
+/** The editor carries React Flow and the layout library; only its own route pays for them. */
+const EditorPage = lazy(() => import("./pages/editor/EditorPage"));
+
+function EditorRoute() {
+  return (
+    <Suspense
+      fallback={
+        <div className="loading" role="status" aria-live="polite">
+          <span className="spinner" aria-hidden="true" />
+          Opening the editor…
+        </div>
+      }
+    >
+      <EditorPage />
+    </Suspense>
+  );
+}
 
 /**
  * Client-side routes. Django serves the same shell for `/` and every path under these sections,
@@ -22,6 +41,7 @@ export const routes: RouteObject[] = [
         children: [
           { index: true, element: <Navigate to="/workflows" replace /> },
           { path: "workflows", element: <WorkflowsPage /> },
+          { path: "workflows/:id", element: <EditorRoute /> },
           { path: "runs", element: <RunsPage /> },
           { path: "inbox", element: <InboxPage /> },
           { path: "agents", element: <AgentsPage /> },

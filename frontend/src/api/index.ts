@@ -3,6 +3,37 @@ export { ApiError } from "./errors";
 export type { FieldErrors, ValidationIssue } from "./errors";
 export type { Page, WorkflowRole, WorkflowSummary } from "./types";
 export { fetchWorkflowPage, listWorkflows } from "./workflows";
+export type {
+  ExportDocument,
+  GraphDocument,
+  GraphEdge,
+  GraphNode,
+  GraphVariable,
+  HandleSpec,
+  JsonObject,
+  JsonSchema,
+  JsonValue,
+  NodeTypeInfo,
+  RunSummary,
+  ValidationResult,
+  VersionDetail,
+  VersionSummary,
+  WorkflowDetail,
+  WorkflowSaved,
+} from "./editor";
+export {
+  activateVersion,
+  exportWorkflow,
+  fetchNodeTypes,
+  fetchRun,
+  fetchVersion,
+  fetchWorkflow,
+  listVersions,
+  publishWorkflow,
+  saveDraft,
+  startRun,
+  validateGraph,
+} from "./editor";
 export { onReachabilityChange, pingServer } from "./client";
 export { connectInbox, fetchPendingApprovalCount, inboxSocketUrl } from "./inbox";
 export type { InboxConnection, InboxMessage, InboxSocketHandlers, InboxSocketOptions } from "./inbox";

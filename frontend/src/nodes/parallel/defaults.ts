@@ -1,0 +1,5 @@
+import type { NodeDefaults } from "../types";
+
+export const defaults: NodeDefaults = {
+  summary: () => "every branch starts at once",
+};
