@@ -10,7 +10,7 @@ import {
   type IsValidConnection,
   type OnNodeDrag,
 } from "@xyflow/react";
-import { useCallback, type DragEvent } from "react";
+import { useCallback, useState, type DragEvent } from "react";
 
 import { nodeTypes } from "../nodes";
 import { edgeTypes } from "./FlowEdgeView";
@@ -22,7 +22,8 @@ export const PALETTE_MIME = "application/x-flowdeck-node-type";
 const defaultEdgeOptions: DefaultEdgeOptions = { type: "flow", markerEnd: { type: MarkerType.ArrowClosed, width: 18, height: 18 } };
 const proOptions = { hideAttribution: true };
 const multiSelectKeys = ["Meta", "Control", "Shift"];
-const fitViewOptions = { padding: 0.15, maxZoom: 1.2 };
+const fitViewOptions = { padding: 0.15, maxZoom: 1 };
+const DROP_GRAB = { x: 24, y: 16 };
 
 type Box = { x: number; y: number; width: number; height: number };
 
@@ -44,6 +45,8 @@ export function Canvas({ readOnly = false }: { readOnly?: boolean }) {
   const onEdgesChange = useEditorStore((state) => state.onEdgesChange);
   const beginGesture = useEditorStore((state) => state.beginGesture);
   const flow = useReactFlow<FlowNode, FlowEdge>();
+  // Fit the graph once when it opens; an empty canvas keeps zoom 1 so the first drop stays put.
+  const [fitOnOpen] = useState(() => useEditorStore.getState().nodes.length > 0);
 
   const loopBoxes = useCallback(
     (excluded?: string) => {
@@ -94,12 +97,14 @@ export function Canvas({ readOnly = false }: { readOnly?: boolean }) {
       if (!type) return;
       event.preventDefault();
       const point = flow.screenToFlowPosition({ x: event.clientX, y: event.clientY });
+      // The pointer holds the card near its top-left corner, as it held the library item.
+      const corner = { x: point.x - DROP_GRAB.x, y: point.y - DROP_GRAB.y };
       const state = useEditorStore.getState();
       const parentId = type === "start" || type === "end" ? undefined : loopAt(point, loopBoxes());
-      let position = point;
+      let position = corner;
       if (parentId) {
         const parent = flow.getInternalNode(parentId);
-        if (parent) position = { x: point.x - parent.internals.positionAbsolute.x, y: point.y - parent.internals.positionAbsolute.y };
+        if (parent) position = { x: corner.x - parent.internals.positionAbsolute.x, y: corner.y - parent.internals.positionAbsolute.y };
       }
       state.addNode(type, position, parentId);
     },
@@ -149,7 +154,7 @@ export function Canvas({ readOnly = false }: { readOnly?: boolean }) {
         deleteKeyCode={null}
         selectionKeyCode="Shift"
         multiSelectionKeyCode={multiSelectKeys}
-        fitView
+        fitView={fitOnOpen}
         fitViewOptions={fitViewOptions}
         minZoom={0.05}
         maxZoom={2}
