@@ -115,9 +115,7 @@ def connect(page: Page, source: str, handle: str, target: str) -> None:
 
 
 def edge_set(graph: dict[str, Any]) -> set[tuple[str, str, str]]:
-    return {
-        (edge["source"], edge.get("source_handle", "out"), edge["target"]) for edge in graph["edges"]
-    }
+    return {(edge["source"], edge.get("source_handle", "out"), edge["target"]) for edge in graph["edges"]}
 
 
 def select_node(page: Page, node_id: str) -> None:
@@ -154,3 +152,275 @@ def test_build_a_workflow_by_dragging_and_connecting(page: Page, api: ApiClient)
         ("transform", "out", "condition"),
         ("condition", "true", "end"),
     }
+
+
+def test_a_validation_error_appears_on_the_node_and_field_and_goes_away(page: Page, api: ApiClient) -> None:
+    workflow_id = create_workflow(api, chain_graph(), "Validation")
+    open_editor(page, workflow_id)
+    expect(page.get_by_test_id("node-issues-big")).to_have_count(0)
+
+    select_node(page, "big")
+    expression = page.get_by_test_id("field-expression")
+    expression.fill("")
+    # The as-you-type check: a condition needs an expression.
+    expect(page.get_by_test_id("node-issues-big")).to_be_visible()
+    expect(page.get_by_test_id("field-issue-expression")).to_contain_text("needs a value")
+
+    expression.fill("nodes.double.output.total > 100")
+    expect(page.get_by_test_id("node-issues-big")).to_have_count(0)
+    expect(page.get_by_test_id("field-issue-expression")).to_have_count(0)
+
+    # Only the server parses expressions: its answer to the autosave marks the node.
+    expression.fill("nodes.double.output.total >")
+    wait_saved(page)
+    expect(page.get_by_test_id("node-issues-big")).to_be_visible()
+    expect(page.get_by_test_id("field-issue-expression")).to_be_visible()
+    page.get_by_test_id("validate").click()
+    expect(page.get_by_test_id("validate-result")).to_contain_text("problem")
+    expect(page.locator("[data-testid=issue-item][data-code=invalid_expression]")).to_have_count(1)
+
+    select_node(page, "big")
+    page.get_by_test_id("field-expression").fill("nodes.double.output.total > 100")
+    wait_saved(page)
+    expect(page.get_by_test_id("node-issues-big")).to_have_count(0)
+    page.get_by_test_id("validate").click()
+    expect(page.get_by_test_id("validate-result")).to_have_text("Valid")
+    assert api.post(f"/api/workflows/{workflow_id}/validate/")["valid"] is True
+
+
+def test_undo_and_redo_restore_the_exact_graph(page: Page, api: ApiClient) -> None:
+    workflow_id = create_workflow(api, chain_graph(), "Undo")
+    original = draft(api, workflow_id)
+    open_editor(page, workflow_id)
+
+    select_node(page, "double")
+    page.keyboard.press("Delete")
+    expect(node(page, "double")).to_have_count(0)
+    wait_saved(page)
+    deleted = draft(api, workflow_id)
+    assert [item["id"] for item in deleted["nodes"]] == ["start", "big", "done"]
+    assert edge_set(deleted) == {("big", "true", "done")}
+
+    page.keyboard.press("Control+z")
+    expect(node(page, "double")).to_be_visible()
+    wait_saved(page)
+    assert draft(api, workflow_id) == original
+
+    page.keyboard.press("Control+Shift+z")
+    expect(node(page, "double")).to_have_count(0)
+    wait_saved(page)
+    assert draft(api, workflow_id) == deleted
+
+    page.keyboard.press("Control+z")
+    wait_saved(page)
+    assert draft(api, workflow_id) == original
+    page.keyboard.press("Control+y")
+    wait_saved(page)
+    assert draft(api, workflow_id) == deleted
+
+
+def test_copy_and_paste_give_new_ids_and_rewrite_references(page: Page, api: ApiClient) -> None:
+    workflow_id = create_workflow(api, chain_graph(), "Paste")
+    open_editor(page, workflow_id)
+
+    select_node(page, "double")
+    node(page, "big").locator(".fd-node__name").click(modifiers=["Shift"])
+    page.keyboard.press("Control+c")
+    page.keyboard.press("Control+v")
+    expect(node(page, "double_2")).to_be_visible()
+    expect(node(page, "big_2")).to_be_visible()
+    wait_saved(page)
+
+    graph = draft(api, workflow_id)
+    by_id = {item["id"]: item for item in graph["nodes"]}
+    assert sorted(by_id) == ["big", "big_2", "done", "double", "double_2", "start"]
+    # The copies point at each other; the originals are untouched.
+    assert by_id["big_2"]["config"]["expression"] == "nodes.double_2.output.total > 100"
+    assert by_id["big"]["config"]["expression"] == "nodes.double.output.total > 100"
+    assert by_id["double_2"]["config"] == by_id["double"]["config"]
+    assert ("double_2", "out", "big_2") in edge_set(graph)
+    assert len(graph["edges"]) == 4
+    assert len({edge["id"] for edge in graph["edges"]}) == 4
+    assert by_id["double_2"]["position"] != by_id["double"]["position"]
+
+
+def overlapping_graph() -> dict[str, Any]:
+    """Twelve nodes piled at the origin, one of them a loop with two body nodes."""
+    nodes: list[dict[str, Any]] = [{"id": "start", "type": "start", "position": {"x": 0, "y": 0}}]
+    edges: list[dict[str, Any]] = []
+    nodes.append({"id": "fan", "type": "parallel", "position": {"x": 0, "y": 0}})
+    edges.append({"id": "e_fan", "source": "start", "target": "fan"})
+    for index in range(5):
+        nodes.append(
+            {
+                "id": f"branch_{index}",
+                "type": "transform",
+                "position": {"x": 10, "y": 10},
+                "config": {"mapping": {"n": str(index)}},
+            }
+        )
+        edges.append({"id": f"e_in_{index}", "source": "fan", "target": f"branch_{index}"})
+        edges.append({"id": f"e_out_{index}", "source": f"branch_{index}", "target": "merge"})
+    nodes.append({"id": "merge", "type": "join", "position": {"x": 0, "y": 0}})
+    nodes.append(
+        {
+            "id": "repeat",
+            "type": "loop",
+            "position": {"x": 0, "y": 0},
+            "size": {"width": 300, "height": 200},
+            "config": {"mode": "count", "count": 2, "max_iterations": 10},
+        }
+    )
+    nodes.append({"id": "first", "type": "transform", "parent": "repeat", "position": {"x": 5, "y": 5}})
+    nodes.append({"id": "second", "type": "transform", "parent": "repeat", "position": {"x": 5, "y": 5}})
+    nodes.append({"id": "finish", "type": "end", "position": {"x": 0, "y": 0}})
+    edges += [
+        {"id": "e_loop", "source": "merge", "target": "repeat"},
+        {"id": "e_body", "source": "first", "target": "second"},
+        {"id": "e_end", "source": "repeat", "target": "finish"},
+    ]
+    return {"schema_version": 1, "nodes": nodes, "edges": edges}
+
+
+def node_boxes(page: Page) -> dict[str, dict[str, float]]:
+    boxes: dict[str, dict[str, float]] = page.evaluate(
+        """() => Object.fromEntries([...document.querySelectorAll('.fd-canvas .react-flow__node')].map(
+            (element) => { const r = element.getBoundingClientRect();
+                           return [element.dataset.id, {x: r.x, y: r.y, width: r.width, height: r.height}]; }))"""
+    )
+    return boxes
+
+
+def overlaps(a: dict[str, float], b: dict[str, float]) -> bool:
+    return (
+        a["x"] < b["x"] + b["width"]
+        and b["x"] < a["x"] + a["width"]
+        and a["y"] < b["y"] + b["height"]
+        and b["y"] < a["y"] + a["height"]
+    )
+
+
+def test_auto_layout_leaves_no_overlapping_nodes(page: Page, api: ApiClient) -> None:
+    workflow_id = create_workflow(api, overlapping_graph(), "Layout")
+    open_editor(page, workflow_id)
+    before = node_boxes(page)
+    assert overlaps(before["branch_0"], before["branch_1"])
+
+    page.get_by_test_id("auto-layout").click()
+    wait_saved(page)
+    page.wait_for_timeout(400)  # the view animates to fit the new layout
+    boxes = node_boxes(page)
+    graph = draft(api, workflow_id)
+    parent = {item["id"]: item.get("parent") for item in graph["nodes"]}
+    ids = sorted(boxes)
+    assert len(ids) == 12
+    for index, first in enumerate(ids):
+        for second in ids[index + 1 :]:
+            if parent[first] == second or parent[second] == first:
+                continue
+            assert not overlaps(boxes[first], boxes[second]), (first, second)
+    # The loop's body sits inside the loop, and the loop grew to hold it.
+    loop = boxes["repeat"]
+    for child in ("first", "second"):
+        box = boxes[child]
+        assert loop["x"] <= box["x"] and box["x"] + box["width"] <= loop["x"] + loop["width"]
+        assert loop["y"] <= box["y"] and box["y"] + box["height"] <= loop["y"] + loop["height"]
+    assert len({(item["position"]["x"], item["position"]["y"]) for item in graph["nodes"]}) > 8
+
+
+def publish(page: Page, note: str) -> int:
+    page.get_by_test_id("open-publish").click()
+    page.get_by_test_id("publish-note").fill(note)
+    page.get_by_test_id("publish-submit").click()
+    result = page.get_by_test_id("publish-result")
+    expect(result).to_be_visible()
+    version = int(result.get_attribute("data-version") or 0)
+    page.get_by_test_id("publish-dialog-close").click()
+    return version
+
+
+def test_publish_diff_and_roll_back(page: Page, api: ApiClient) -> None:
+    workflow_id = create_workflow(api, chain_graph(), "Versions")
+    open_editor(page, workflow_id)
+    assert publish(page, "first cut") == 1
+
+    select_node(page, "double")
+    page.get_by_test_id("field-mapping-value-0").fill("inputs.amount * 3")
+    select_node(page, "done")
+    page.get_by_test_id("node-name-input").fill("Finished")
+    # Moving a node is not a change worth showing in a diff.
+    node(page, "start").locator(".fd-node__name").drag_to(
+        page.get_by_test_id("editor-canvas"), target_position={"x": 200, "y": 450}
+    )
+    wait_saved(page)
+    assert publish(page, "triple it") == 2
+    versions = api.get(f"/api/workflows/{workflow_id}/versions/")["results"]
+    assert [(item["number"], item["note"], item["is_active"]) for item in versions] == [
+        (2, "triple it", True),
+        (1, "first cut", False),
+    ]
+
+    page.get_by_test_id("tab-versions").click()
+    expect(page.get_by_test_id("version-2")).to_be_visible()
+    expect(page.get_by_test_id("diff-from")).to_have_value("1")
+    expect(page.get_by_test_id("diff-to")).to_have_value("2")
+    page.get_by_test_id("diff-open").click()
+    diff = page.get_by_test_id("diff-view")
+    expect(diff.get_by_test_id("diff-node-double")).to_have_attribute("data-diff-status", "changed")
+    statuses = {
+        node_id: diff.get_by_test_id(f"diff-node-{node_id}").get_attribute("data-diff-status")
+        for node_id in ("start", "double", "big", "done")
+    }
+    assert statuses == {"start": "unchanged", "double": "changed", "big": "unchanged", "done": "changed"}
+    expect(diff.locator("[data-diff-status=changed].fd-diff-node")).to_have_count(2)
+    expect(diff.locator(".fd-diff-node:not(.fd-diff--unchanged)")).to_have_count(2)
+    expect(diff.get_by_test_id("diff-summary")).to_contain_text("0 added, 0 removed, 2 changed")
+    page.get_by_test_id("diff-view-close").click()
+
+    page.get_by_test_id("version-activate-1").click()
+    expect(page.get_by_test_id("version-1")).to_have_attribute("data-active", "true")
+    assert api.get(f"/api/workflows/{workflow_id}/")["active_version"] == 1
+
+
+def test_run_the_draft_with_the_generated_input_form(page: Page, api: ApiClient) -> None:
+    workflow_id = create_workflow(api, chain_graph(), "Run")
+    open_editor(page, workflow_id)
+
+    page.get_by_test_id("open-run").click()
+    dialog = page.get_by_test_id("run-dialog")
+    expect(page.get_by_test_id("run-target-active")).to_be_disabled()
+    page.get_by_test_id("run-submit").click()
+    expect(dialog.get_by_text("Required.")).to_be_visible()
+    page.get_by_test_id("run-input-amount").fill("80")
+    page.get_by_test_id("run-submit").click()
+
+    result = page.get_by_test_id("run-result")
+    expect(result).to_have_attribute("data-status", "succeeded", timeout=20_000)
+    run_id = result.get_attribute("data-run-id")
+    expect(page.get_by_test_id("run-link")).to_have_attribute("href", f"/runs/{run_id}")
+    run = api.get(f"/api/runs/{run_id}/")
+    assert (run["is_draft"], run["inputs"], run["outputs"]) == (True, {"amount": 80}, {"total": 160})
+
+
+def test_export_and_reimport_give_the_same_graph(page: Page, api: ApiClient, tmp_path: Any) -> None:
+    workflow_id = create_workflow(api, chain_graph(), "Round trip")
+    name = api.get(f"/api/workflows/{workflow_id}/")["name"]
+    open_editor(page, workflow_id)
+
+    with page.expect_download() as download_info:
+        page.get_by_test_id("export").click()
+    saved = tmp_path / "exported.flowdeck.json"
+    download_info.value.save_as(saved)
+
+    page.goto("/workflows")
+    page.get_by_label("Workflow file to import").set_input_files(saved)
+    expect(page.get_by_role("status").filter(has_text=f"Imported “{name}”.")).to_be_visible()
+    copies = [
+        item["id"] for item in api.get("/api/workflows/", search=name)["results"] if item["id"] != workflow_id
+    ]
+    assert len(copies) == 1
+
+    open_editor(page, copies[0])
+    for node_id in ("start", "double", "big", "done"):
+        expect(node(page, node_id)).to_be_visible()
+    assert draft(api, copies[0]) == draft(api, workflow_id)

@@ -120,7 +120,7 @@ export interface VersionDetail extends VersionSummary {
 }
 
 export interface RunSummary {
-  id: number;
+  id: string;
   workflow: number;
   workflow_name: string;
   version: number | null;
@@ -185,8 +185,8 @@ export function startRun(
   return api.post<RunSummary>(`/api/workflows/${id}/runs/`, body);
 }
 
-export function fetchRun(runId: number): Promise<RunSummary> {
-  return api.get<RunSummary>(`/api/runs/${runId}/`);
+export function fetchRun(runId: string): Promise<RunSummary> {
+  return api.get<RunSummary>(`/api/runs/${encodeURIComponent(runId)}/`);
 }
 
 export function exportWorkflow(id: number): Promise<ExportDocument> {

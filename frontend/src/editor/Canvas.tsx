@@ -38,7 +38,7 @@ export function loopAt(point: { x: number; y: number }, boxes: { id: string; box
   return found?.id;
 }
 
-export function Canvas({ readOnly = false }: { readOnly?: boolean }) {
+export function Canvas({ readOnly = false, onNodeClick }: { readOnly?: boolean; onNodeClick?: () => void }) {
   const nodes = useEditorStore((state) => state.nodes);
   const edges = useEditorStore((state) => state.edges);
   const onNodesChange = useEditorStore((state) => state.onNodesChange);
@@ -149,6 +149,7 @@ export function Canvas({ readOnly = false }: { readOnly?: boolean }) {
         isValidConnection={isValidConnection}
         onNodeDragStart={onNodeDragStart}
         onNodeDragStop={onNodeDragStop}
+        onNodeClick={onNodeClick}
         nodesDraggable={!readOnly}
         nodesConnectable={!readOnly}
         deleteKeyCode={null}

@@ -109,7 +109,7 @@ export function RunDialog({ autosaver, onClose }: { autosaver: Autosaver | null;
       {run ? (
         <div data-testid="run-result" data-run-id={run.id} data-status={run.status}>
           <p>
-            Run <a href={`/runs/${run.id}`} data-testid="run-link">#{run.id}</a> is <strong data-testid="run-status">{run.status}</strong>
+            Run <a href={`/runs/${run.id}`} data-testid="run-link">{run.id.slice(0, 8)}</a> is <strong data-testid="run-status">{run.status}</strong>
             {run.is_draft ? " (draft)" : run.version ? ` (version ${run.version})` : ""}.
           </p>
           {run.status === "succeeded" && run.outputs !== null && <pre className="fd-code" data-testid="run-outputs">{JSON.stringify(run.outputs, null, 2)}</pre>}

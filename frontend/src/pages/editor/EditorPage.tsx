@@ -88,6 +88,7 @@ function Editor({ workflowId }: { workflowId: number }) {
     if (selected) setTab("inspector");
   }, [selected]);
 
+  const showInspector = useCallback(() => setTab("inspector"), []);
   const onPaste = useCallback(
     (ids: string[]) => {
       if (ids.length) requestAnimationFrame(() => void flow.fitView({ nodes: ids.map((id) => ({ id })), duration: 150, maxZoom: 1, padding: 0.4 }));
@@ -101,7 +102,7 @@ function Editor({ workflowId }: { workflowId: number }) {
       <Toolbar autosaver={autosaver} onOpen={setDialog} onShowIssues={() => setTab("issues")} canEdit={canEdit} />
       <div className="fd-editor__body">
         {canEdit && <Palette />}
-        <Canvas readOnly={!canEdit} />
+        <Canvas readOnly={!canEdit} onNodeClick={showInspector} />
         <SidePanel tab={tab} setTab={setTab} versionsKey={versionsKey} onCompare={(from, to) => setDiff({ from, to })} />
       </div>
       {dialog === "publish" && (
