@@ -23,7 +23,9 @@ import sys
 import tempfile
 import time
 import urllib.error
+import urllib.parse
 import urllib.request
+import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -35,7 +37,7 @@ from tests.support.processes import ROOT, ManagedProcess, free_port
 
 os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
 
-from playwright.sync_api import Browser, BrowserContext, Page, Playwright, sync_playwright
+from playwright.sync_api import Browser, BrowserContext, Page, Playwright, expect, sync_playwright
 
 from tests.support.browser import ensure_chromium
 
@@ -44,6 +46,7 @@ MANIFEST = ROOT / "static" / "app" / ".vite" / "manifest.json"
 SERVER_START_TIMEOUT_S = 60.0
 #: Playwright's default for every wait (locators, expect, navigation) in this tier.
 DEFAULT_TIMEOUT_MS = 10_000
+expect.set_options(timeout=DEFAULT_TIMEOUT_MS)
 
 
 @dataclass(frozen=True)
@@ -102,8 +105,8 @@ class ApiClient:
             raise ApiError(error.code, json.loads(raw) if raw else None) from None
         return json.loads(raw) if raw else None
 
-    def get(self, path: str) -> Any:
-        return self.request("GET", path)
+    def get(self, path: str, **query: Any) -> Any:
+        return self.request("GET", f"{path}?{urllib.parse.urlencode(query)}" if query else path)
 
     def post(self, path: str, body: Any = None) -> Any:
         return self.request("POST", path, {} if body is None else body)
@@ -157,6 +160,23 @@ def manage(environment: dict[str, str], *arguments: str) -> str:
     if result.returncode != 0:
         raise RuntimeError(f"manage.py {' '.join(arguments)} failed:\n{result.stdout}{result.stderr}")
     return result.stdout
+
+
+def unique_name(prefix: str) -> str:
+    """Tests share one server; a unique name keeps each test's workflows apart (search finds them)."""
+    return f"{prefix} {uuid.uuid4().hex[:8]}"
+
+
+def starter_graph() -> dict[str, Any]:
+    """The smallest valid graph: a start node wired to an end node."""
+    return {
+        "schema_version": 1,
+        "nodes": [
+            {"id": "start", "type": "start", "position": {"x": 0, "y": 0}},
+            {"id": "end", "type": "end", "position": {"x": 320, "y": 0}},
+        ],
+        "edges": [{"id": "e_start_end", "source": "start", "target": "end"}],
+    }
 
 
 def server_environment(data_dir: Path) -> dict[str, str]:

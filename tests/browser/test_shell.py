@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
+from typing import Any
 
 from playwright.sync_api import Page, expect
 
-from tests.browser.conftest import ADMIN, ALICE, log_in
+from tests.browser.conftest import ADMIN, ALICE, BOB, ApiClient, log_in, unique_name
 
 
 def test_signing_in_through_the_form_lands_on_the_workflows_page(anonymous_page: Page) -> None:
@@ -57,3 +58,79 @@ def test_navigation_switches_sections_and_an_unknown_path_says_not_found(page: P
 
     page.goto("/agents/no/such/page")
     expect(page.get_by_role("heading", level=1)).to_contain_text("not found", ignore_case=True)
+
+
+def approval_graph(assignee: str) -> dict[str, Any]:
+    return {
+        "schema_version": 1,
+        "nodes": [
+            {"id": "start", "type": "start"},
+            {
+                "id": "review",
+                "type": "approval",
+                "config": {"title": "Ship it?", "assignees": {"users": [assignee]}},
+            },
+            {"id": "shipped", "type": "end"},
+            {"id": "held", "type": "end"},
+        ],
+        "edges": [
+            {"id": "e1", "source": "start", "target": "review"},
+            {"id": "e2", "source": "review", "target": "shipped", "source_handle": "approved"},
+            {"id": "e3", "source": "review", "target": "held", "source_handle": "rejected"},
+        ],
+    }
+
+
+def pending_for(api: ApiClient) -> list[dict[str, Any]]:
+    return list(api.get("/api/approvals/", mine="true", status="pending", page_size=500)["results"])
+
+
+def test_the_inbox_badge_counts_new_approvals_live_and_drops_decided_ones(
+    api: ApiClient, api_as: Callable[[str], ApiClient], login_as: Callable[[str], Page]
+) -> None:
+    bob_api = api_as(BOB.username)
+    already_waiting = len(pending_for(bob_api))
+    workflow = api.post(
+        "/api/workflows/", {"name": unique_name("Needs Bob"), "graph": approval_graph(BOB.username)}
+    )
+    api.post(f"/api/workflows/{workflow['id']}/publish/", {"note": "first"})
+    bob = login_as(BOB.username)
+    badge = bob.get_by_role("navigation", name="Main").get_by_test_id("inbox-count")
+    if already_waiting:
+        expect(badge).to_have_attribute("data-count", str(already_waiting))
+    else:
+        expect(badge).to_have_count(0)
+
+    for expected in (already_waiting + 1, already_waiting + 2):
+        api.post(f"/api/workflows/{workflow['id']}/runs/", {"inputs": {}})
+        # No reload: the count follows the ws/inbox/ socket.
+        expect(badge).to_have_attribute("data-count", str(expected))
+    expect(badge).to_contain_text(f"{already_waiting + 2} approvals waiting")
+
+    newest = max(pending_for(bob_api), key=lambda approval: approval["created_at"])
+    bob_api.post(f"/api/approvals/{newest['id']}/decide/", {"decision": "approve"})
+    expect(badge).to_have_attribute("data-count", str(already_waiting + 1))
+
+
+def test_going_offline_shows_a_banner_that_clears_when_the_connection_returns(page: Page) -> None:
+    page.context.set_offline(True)
+    banner = page.get_by_role("alert").filter(has_text="You are offline")
+    expect(banner).to_be_visible()
+
+    page.context.set_offline(False)
+    expect(banner).to_have_count(0)
+
+
+def test_a_request_that_gets_no_answer_says_the_server_is_unreachable(page: Page) -> None:
+    page.route("**/api/workflows/**", lambda route: route.abort("connectionrefused"))
+    page.get_by_label("Search workflows").fill("anything")
+
+    banner = page.get_by_role("alert").filter(has_text="Flowdeck keeps trying")
+    expect(banner).to_contain_text("Cannot reach the Flowdeck server")
+    expect(page.get_by_role("alert").filter(has_text="You appear to be offline")).to_be_visible()
+
+    page.unroute("**/api/workflows/**")
+    page.get_by_role("button", name="Try now").click()
+    expect(banner).to_have_count(0)
+    page.get_by_role("button", name="Try again").click()
+    expect(page.get_by_text("0 workflows matching “anything”")).to_be_visible()
