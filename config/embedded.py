@@ -68,18 +68,21 @@ class EmbeddedRuntime:
         logger.info("Embedded worker started with %d threads.", self.concurrency)
 
     def _sweep_forever(self) -> None:
-        """The embedded mode's stand-in for celery beat: the sweep, every second by default."""
+        """The embedded mode's stand-in for celery beat: the sweep and the schedule tick, every
+        second by default."""
         from django.db import close_old_connections
 
         from executions.recovery import sweep
+        from triggers.services import tick_schedules
 
         while not self._stopping.wait(self.sweep_interval_s):
-            try:
-                sweep()
-            except Exception:  # the next tick tries again; a failed sweep must not end the thread
-                logger.exception("The sweep failed")
-            finally:
-                close_old_connections()
+            for step in (sweep, tick_schedules):
+                try:
+                    step()
+                except Exception:  # the next tick tries again; a failed step must not end the thread
+                    logger.exception("The %s failed", step.__name__)
+                finally:
+                    close_old_connections()
 
     def is_alive(self) -> bool:
         return self._thread is not None and self._thread.is_alive()

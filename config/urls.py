@@ -5,6 +5,7 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from executions.views import confirm as approval_confirm
 from frontend.views import app_shell
+from triggers import views as webhooks
 
 from . import ops
 
@@ -20,6 +21,7 @@ urlpatterns = [
     path("accounts/login/", auth_views.LoginView.as_view(redirect_authenticated_user=True), name="login"),
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("approvals/confirm/<str:token>/", approval_confirm, name="approval-confirm"),
+    path("hooks/<str:token>/", webhooks.receive, name="webhook"),
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
     path("api/", include("config.api.urls")),

@@ -48,6 +48,13 @@ class Run(models.Model):
     outputs = models.JSONField(null=True, blank=True)
     error = models.JSONField(null=True, blank=True)
     source = models.CharField(max_length=20, choices=RunSource.choices, default=RunSource.API)
+    #: The trigger that started the run (webhook, schedule, workflow event); NULL otherwise.
+    trigger = models.ForeignKey(
+        "triggers.Trigger", null=True, blank=True, on_delete=models.SET_NULL, related_name="runs"
+    )
+    #: How many workflow-event triggers led to this run (0 for a run nobody's run started);
+    #: bounded so workflows that trigger each other cannot loop forever.
+    chain_depth = models.PositiveSmallIntegerField(default=0)
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="runs"
     )

@@ -125,6 +125,11 @@ NODE_RUN_FIELDS = [
 ]
 SINGLE_UPDATES_UP_TO = 8
 
+#: Called in the run's transaction, with the run row locked, each time it reaches a terminal
+#: status. A listener only records follow-up work (an outbox message) and never touches another
+#: run, so what it records exists exactly when the status change does.
+run_finished_listeners: list[Callable[[Run], None]] = []
+
 
 class RunSession:
     """A run locked for one transaction, with its scheduler."""
@@ -309,6 +314,8 @@ class RunSession:
         if status in TERMINAL_RUN:
             Timer.objects.filter(run=run).delete()
             self.after_commit(lambda: start_next_pending_run(workflow_id))
+            for listener in run_finished_listeners:
+                listener(run)
         settled = notify.is_settled(status, self._waits_on_someone())
         self.after_commit(lambda: notify.run_changed(run_id, settled))
         self.after_commit(lambda: publish_run_summary(run_id))
@@ -478,6 +485,8 @@ def create_run(
     variables: dict[str, Any],
     user: Any,
     source: str = RunSource.API,
+    trigger: Any = None,
+    chain_depth: int = 0,
 ) -> Run:
     """Record a pending run and hand it to a worker after commit: the web tier executes nothing."""
     run = Run.objects.create(
@@ -488,6 +497,8 @@ def create_run(
         variables=variables,
         created_by=user if getattr(user, "is_authenticated", False) else None,
         source=source,
+        trigger=trigger,
+        chain_depth=chain_depth,
     )
     run_id = run.pk
     transaction.on_commit(lambda: enqueue_advance(run_id))

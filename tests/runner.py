@@ -41,7 +41,17 @@ FRONTEND_INPUTS = [
     "frontend/vite.config.ts",
     "frontend/package-lock.json",
 ]
-MYPY_PACKAGES = ["config", "accounts", "workflows", "executions", "agents", "frontend", "tests", "bench"]
+MYPY_PACKAGES = [
+    "config",
+    "accounts",
+    "workflows",
+    "executions",
+    "agents",
+    "frontend",
+    "tests",
+    "bench",
+    "triggers",
+]
 
 
 @dataclass

@@ -22,6 +22,7 @@ urlpatterns = [
     path("auth/me/", CurrentUserView.as_view(), name="api-me"),
     path("node-types/", NodeTypesView.as_view(), name="node-types"),
     path("workflows/<int:pk>/runs/", StartRunView.as_view(), name="workflow-runs"),
+    path("workflows/<int:workflow_pk>/triggers/", include("triggers.api.urls")),
     path("external-agents/heartbeat/", agent_api.HeartbeatView.as_view(), name="agent-heartbeat"),
     path("agent-tasks/claim/", agent_api.ClaimTaskView.as_view(), name="agent-claim"),
     path("agent-tasks/<str:task_id>/complete/", agent_api.CompleteTaskView.as_view(), name="agent-complete"),

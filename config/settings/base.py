@@ -93,6 +93,7 @@ INSTALLED_APPS = [
     "workflows",
     "executions",
     "agents",
+    "triggers",
     "frontend",
 ]
 
@@ -213,8 +214,15 @@ CELERY_BEAT_SCHEDULE = {
         "task": "flowdeck.sweep",
         "schedule": SWEEP_INTERVAL_S,
         "options": {"expires": SWEEP_INTERVAL_S},
-    }
+    },
+    "tick-schedules": {
+        "task": "flowdeck.tick_schedules",
+        "schedule": SWEEP_INTERVAL_S,
+        "options": {"expires": SWEEP_INTERVAL_S},
+    },
 }
+#: Largest webhook body (`/hooks/<token>/`) in bytes; larger deliveries get 413.
+TRIGGER_WEBHOOK_MAX_BODY_BYTES = env_int("TRIGGER_WEBHOOK_MAX_BODY_BYTES", 256 * 1024)
 #: How long a claim on an approval holds before others may decide again (DESIGN §5).
 APPROVAL_CLAIM_TTL_S = env_int("APPROVAL_CLAIM_TTL_S", 3600)
 #: Where links in e-mails point: the address users reach this server at.

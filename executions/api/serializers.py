@@ -80,7 +80,7 @@ class RunSummarySerializer(serializers.ModelSerializer):
 
     @extend_schema_field({"type": "integer", "nullable": True})
     def get_trigger(self, run: Run) -> int | None:
-        return None
+        return run.trigger_id
 
 
 class AttemptSerializer(serializers.ModelSerializer):
@@ -184,10 +184,13 @@ class NodeRunDetailSerializer(NodeRunSerializer):
 
 
 class RunDetailSerializer(RunSummarySerializer):
+    graph = serializers.JSONField(
+        read_only=True, help_text="The graph the run executes: its version's, or the draft as it was at start."
+    )
     node_runs = serializers.SerializerMethodField()
 
     class Meta(RunSummarySerializer.Meta):
-        fields = [*RunSummarySerializer.Meta.fields, "node_runs"]
+        fields = [*RunSummarySerializer.Meta.fields, "graph", "node_runs"]
         read_only_fields = fields
 
     @extend_schema_field(NodeRunSerializer(many=True))
