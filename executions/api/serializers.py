@@ -185,7 +185,7 @@ class NodeRunDetailSerializer(NodeRunSerializer):
 
 class RunDetailSerializer(RunSummarySerializer):
     graph = serializers.JSONField(
-        read_only=True, help_text="The graph the run executes: its version's, or the draft as it was at start."
+        read_only=True, help_text="The graph the run runs: its version's, or the draft as it was at start."
     )
     node_runs = serializers.SerializerMethodField()
 
