@@ -11,7 +11,7 @@ interface ApiErrorNoticeProps {
   /** The retry button's text ("Try again" by default; "Reload the list" after a conflict). */
   retryLabel?: string;
   onDismiss?: () => void;
-  /** Overrides the title chosen from the status, e.g. "Could not import the file". */
+  /** What failed, e.g. "Could not import “a.json”"; the status's own title follows it. */
   title?: string;
   /**
    * A 401 means the session is gone: send the user to log in and come back here. A 403 is shown,
@@ -28,6 +28,10 @@ export function titleFor(error: ApiError): string {
   if (error.isConflict) return "Changed by someone else";
   if (error.isValidation) return "Please check what you entered";
   return "Something went wrong";
+}
+
+function lowerFirst(text: string): string {
+  return text.charAt(0).toLowerCase() + text.slice(1);
 }
 
 const FIELD_LABELS: Record<string, string> = { non_field_errors: "", detail: "" };
@@ -100,7 +104,7 @@ export function ApiErrorNotice({
     <div className="notice notice--error" role="alert" data-status={error.status}>
       <Icon name={error.isNetworkError ? "offline" : "alert"} size={20} />
       <div className="notice__body">
-        <p className="notice__title">{title ?? titleFor(error)}</p>
+        <p className="notice__title">{title ? `${title}: ${lowerFirst(titleFor(error))}` : titleFor(error)}</p>
         <p>{error.detail}</p>
         <ApiErrorList error={error} />
         {(onRetry || onDismiss) && (

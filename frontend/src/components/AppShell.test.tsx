@@ -12,6 +12,28 @@ globalThis.IS_REACT_ACT_ENVIRONMENT = true;
 let container: HTMLDivElement;
 let root: Root;
 
+/** The shell opens ws/inbox/; this stands in for it so tests can push messages. */
+class FakeSocket {
+  static instances: FakeSocket[] = [];
+  onopen: (() => void) | null = null;
+  onmessage: ((event: MessageEvent) => void) | null = null;
+  onclose: (() => void) | null = null;
+  constructor(readonly url: string) {
+    FakeSocket.instances.push(this);
+  }
+  close() {
+    this.onclose?.();
+  }
+}
+
+let pendingCount = 0;
+
+async function settle(ms = 0) {
+  await act(async () => {
+    await new Promise((resolve) => setTimeout(resolve, ms));
+  });
+}
+
 async function renderAt(path: string) {
   const router = createMemoryRouter(routes, { initialEntries: [path] });
   await act(async () => {
@@ -26,13 +48,17 @@ function navLink(name: string): HTMLAnchorElement | undefined {
 
 beforeEach(() => {
   // The shell's pages load data; an empty list keeps these tests about the shell itself.
+  pendingCount = 0;
+  FakeSocket.instances = [];
+  vi.stubGlobal("WebSocket", FakeSocket);
   vi.stubGlobal(
     "fetch",
-    vi.fn(() =>
+    vi.fn((url: string) =>
       Promise.resolve(
-        new Response(JSON.stringify({ count: 0, next: null, previous: null, results: [] }), {
-          headers: { "Content-Type": "application/json" },
-        }),
+        new Response(
+          JSON.stringify({ count: url.startsWith("/api/approvals/") ? pendingCount : 0, next: null, previous: null, results: [] }),
+          { headers: { "Content-Type": "application/json" } },
+        ),
       ),
     ),
   );
@@ -46,7 +72,13 @@ afterEach(() => {
   act(() => root.unmount());
   container.remove();
   document.cookie = "csrftoken=; expires=Thu, 01 Jan 1970 00:00:00 GMT";
-  useAppStore.setState({ user: null, urls: { ...DEFAULT_URLS } });
+  useAppStore.setState({
+    user: null,
+    urls: { ...DEFAULT_URLS },
+    pendingApprovalCount: null,
+    isBrowserOnline: true,
+    isServerReachable: true,
+  });
 });
 
 describe("AppShell", () => {
@@ -85,5 +117,67 @@ describe("AppShell", () => {
       await router.navigate("/no/such/page");
     });
     expect(container.querySelector("h1")?.textContent).toBe("Page not found");
+  });
+
+  it("shows the pending approval count and follows the inbox socket live", async () => {
+    useAppStore.setState({ user: { username: "ada", is_staff: false } });
+    pendingCount = 2;
+
+    await renderAt("/workflows");
+    await settle();
+    const badge = () => container.querySelector("[data-testid=inbox-count]");
+    expect(badge()?.textContent).toBe("2 approvals waiting");
+    const socket = FakeSocket.instances[0];
+    expect(socket?.url).toBe(`ws://${window.location.host}/ws/inbox/`);
+
+    pendingCount = 3;
+    await act(async () => {
+      socket?.onopen?.();
+      socket?.onmessage?.(new MessageEvent("message", { data: JSON.stringify({ type: "approval.upsert", approval: { id: "a" } }) }));
+    });
+    await settle(200);
+    expect(badge()?.textContent).toBe("3 approvals waiting");
+
+    pendingCount = 0;
+    await act(async () => {
+      socket?.onmessage?.(new MessageEvent("message", { data: JSON.stringify({ type: "approval.remove", approval: { id: "a" } }) }));
+    });
+    await settle(200);
+    expect(badge()).toBeNull();
+  });
+
+  it("shows an offline banner while the browser is offline", async () => {
+    useAppStore.setState({ user: { username: "ada", is_staff: false } });
+    await renderAt("/runs");
+    const online = vi.spyOn(navigator, "onLine", "get");
+
+    online.mockReturnValue(false);
+    await act(async () => {
+      window.dispatchEvent(new Event("offline"));
+    });
+    expect(container.querySelector(".connection-banner")?.textContent).toContain("You are offline.");
+
+    online.mockReturnValue(true);
+    await act(async () => {
+      window.dispatchEvent(new Event("online"));
+    });
+    expect(container.querySelector(".connection-banner")).toBeNull();
+  });
+
+  it("says the server is unreachable after a request gets no answer, until one gets through", async () => {
+    useAppStore.setState({ user: { username: "ada", is_staff: false } });
+    vi.stubGlobal("fetch", vi.fn(() => Promise.reject(new TypeError("Failed to fetch"))));
+
+    await renderAt("/workflows");
+    await settle();
+    expect(container.querySelector(".connection-banner")?.textContent).toContain("Cannot reach the Flowdeck server.");
+
+    vi.stubGlobal("fetch", vi.fn(() => Promise.resolve(new Response('{"status": "ok"}', { headers: { "Content-Type": "application/json" } }))));
+    const tryNow = [...container.querySelectorAll("button")].find((button) => button.textContent === "Try now");
+    await act(async () => {
+      tryNow?.click();
+    });
+    await settle();
+    expect(container.querySelector(".connection-banner")).toBeNull();
   });
 });
