@@ -51,6 +51,7 @@ MYPY_PACKAGES = [
     "tests",
     "bench",
     "triggers",
+    "integrations",
 ]
 
 

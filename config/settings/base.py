@@ -94,6 +94,7 @@ INSTALLED_APPS = [
     "executions",
     "agents",
     "triggers",
+    "integrations",
     "frontend",
 ]
 
@@ -232,6 +233,11 @@ PUBLIC_BASE_URL = env("PUBLIC_BASE_URL", "http://127.0.0.1:8000")
 FLOWDECK_ENCRYPTION_KEY = env("FLOWDECK_ENCRYPTION_KEY")
 #: An external agent counts as alive this many seconds after its last heartbeat.
 EXTERNAL_AGENT_ALIVE_S = env_int("EXTERNAL_AGENT_ALIVE_S", 90)
+#: Hosts, *.domains, addresses and CIDR blocks the egress guard lets `http` nodes reach although
+#: they are private (comma-separated; admins can add more in the admin's egress allowlist).
+FLOWDECK_EGRESS_ALLOW = env_list("FLOWDECK_EGRESS_ALLOW")
+#: How deep sub-workflow runs may nest (a run started by a `subworkflow` node is one deeper).
+SUBWORKFLOW_MAX_DEPTH = env_int("SUBWORKFLOW_MAX_DEPTH", 5)
 #: Registers the `noop` node type (a dispatched node calling nothing); test and bench settings only.
 FLOWDECK_TEST_NODE_TYPES = False
 
