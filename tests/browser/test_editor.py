@@ -9,7 +9,7 @@ from typing import Any
 
 from playwright.sync_api import Locator, Page, expect
 
-from tests.browser.conftest import ApiClient, unique_name
+from tests.browser.conftest import ARTIFACTS_DIR, ApiClient, unique_name
 
 SAVED_TIMEOUT_MS = 15_000
 
@@ -116,6 +116,19 @@ def connect(page: Page, source: str, handle: str, target: str) -> None:
 
 def edge_set(graph: dict[str, Any]) -> set[tuple[str, str, str]]:
     return {(edge["source"], edge.get("source_handle", "out"), edge["target"]) for edge in graph["edges"]}
+
+
+def drag_node(page: Page, node_id: str, dx: float, dy: float) -> None:
+    box = node(page, node_id).bounding_box()
+    assert box
+    x, y = box["x"] + box["width"] / 2, box["y"] + 12
+    page.mouse.move(x, y)
+    page.mouse.down()
+    # React Flow applies drags per animation frame: move in frames, not in one burst.
+    for step in range(1, 11):
+        page.mouse.move(x + dx * step / 10, y + dy * step / 10)
+        page.wait_for_timeout(20)
+    page.mouse.up()
 
 
 def select_node(page: Page, node_id: str) -> None:
@@ -284,9 +297,11 @@ def overlapping_graph() -> dict[str, Any]:
 
 def node_boxes(page: Page) -> dict[str, dict[str, float]]:
     boxes: dict[str, dict[str, float]] = page.evaluate(
-        """() => Object.fromEntries([...document.querySelectorAll('.fd-canvas .react-flow__node')].map(
-            (element) => { const r = element.getBoundingClientRect();
-                           return [element.dataset.id, {x: r.x, y: r.y, width: r.width, height: r.height}]; }))"""
+        """() => Object.fromEntries(
+            [...document.querySelectorAll('.fd-canvas .react-flow__node')].map((element) => {
+                const r = element.getBoundingClientRect();
+                return [element.dataset.id, {x: r.x, y: r.y, width: r.width, height: r.height}];
+            }))"""
     )
     return boxes
 
@@ -349,11 +364,13 @@ def test_publish_diff_and_roll_back(page: Page, api: ApiClient) -> None:
     select_node(page, "done")
     page.get_by_test_id("node-name-input").fill("Finished")
     # Moving a node is not a change worth showing in a diff.
-    node(page, "start").locator(".fd-node__name").drag_to(
-        page.get_by_test_id("editor-canvas"), target_position={"x": 200, "y": 450}
-    )
+    drag_node(page, "start", 0, 150)
     wait_saved(page)
     assert publish(page, "triple it") == 2
+    first, second = (
+        api.get(f"/api/workflows/{workflow_id}/versions/{number}/")["graph"] for number in (1, 2)
+    )
+    assert first["nodes"][0]["position"] != second["nodes"][0]["position"]
     versions = api.get(f"/api/workflows/{workflow_id}/versions/")["results"]
     assert [(item["number"], item["note"], item["is_active"]) for item in versions] == [
         (2, "triple it", True),
@@ -375,6 +392,7 @@ def test_publish_diff_and_roll_back(page: Page, api: ApiClient) -> None:
     expect(diff.locator("[data-diff-status=changed].fd-diff-node")).to_have_count(2)
     expect(diff.locator(".fd-diff-node:not(.fd-diff--unchanged)")).to_have_count(2)
     expect(diff.get_by_test_id("diff-summary")).to_contain_text("0 added, 0 removed, 2 changed")
+    page.screenshot(path=str(ARTIFACTS_DIR / "test_publish_diff_and_roll_back-diff.png"))
     page.get_by_test_id("diff-view-close").click()
 
     page.get_by_test_id("version-activate-1").click()

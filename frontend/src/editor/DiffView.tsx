@@ -36,6 +36,7 @@ const DiffEdgeView = memo(function DiffEdgeView({ id, sourceX, sourceY, targetX,
 });
 
 const diffNodeTypes = { diff: DiffNodeView };
+const MINIMAP_COLORS: Record<DiffStatus, string> = { added: "#16a34a", removed: "#dc2626", changed: "#d97706", unchanged: "#cbd5e1" };
 const diffEdgeTypes = { diff: DiffEdgeView };
 
 export type VersionRef = number | "draft";
@@ -111,7 +112,7 @@ export function DiffView({ workflowId, from, to, onClose }: { workflowId: number
               <ReactFlow nodes={view.nodes} edges={view.edges} nodeTypes={diffNodeTypes} edgeTypes={diffEdgeTypes} nodesDraggable={false} nodesConnectable={false} elementsSelectable={false} fitView minZoom={0.05} proOptions={{ hideAttribution: true }}>
                 <Background gap={16} />
                 <Controls showInteractive={false} />
-                <MiniMap pannable zoomable />
+                <MiniMap pannable zoomable nodeColor={(node) => MINIMAP_COLORS[(node.data as DiffNodeData).status]} />
               </ReactFlow>
             </ReactFlowProvider>
           </div>
