@@ -134,3 +134,16 @@ def test_a_request_that_gets_no_answer_says_the_server_is_unreachable(page: Page
     expect(banner).to_have_count(0)
     page.get_by_role("button", name="Try again").click()
     expect(page.get_by_text("0 workflows matching “anything”")).to_be_visible()
+
+
+def test_the_sign_in_page_follows_the_app_theme_both_ways(anonymous_page: Page) -> None:
+    anonymous_page.add_init_script("localStorage.setItem('flowdeck-theme', 'dark')")
+    anonymous_page.goto("/accounts/login/")
+    html = anonymous_page.locator("html")
+    expect(html).to_have_attribute("data-theme", "dark")
+    expect(anonymous_page.locator("body")).to_have_css("background-color", "rgb(15, 17, 21)")
+
+    anonymous_page.get_by_role("button", name="Switch between light and dark theme").click()
+    expect(html).to_have_attribute("data-theme", "light")
+    expect(anonymous_page.locator("body")).to_have_css("background-color", "rgb(246, 247, 249)")
+    assert anonymous_page.evaluate("localStorage.getItem('flowdeck-theme')") == "light"
