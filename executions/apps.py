@@ -15,12 +15,14 @@ class ExecutionsConfig(AppConfig):
         from .approvals import EMAIL_KIND, ApprovalHandler, send_approval_email
         from .handlers import register_attempt_handler, register_wait_handler
         from .handlers.delay import DelayHandler
+        from .handlers.http import HttpHandler
         from .handlers.prompt import PromptHandler
 
         register_wait_handler("delay", DelayHandler())
         register_wait_handler("approval", ApprovalHandler())
         register_wait_handler("agent_task", AgentTaskHandler())
         register_attempt_handler("prompt", PromptHandler())
+        register_attempt_handler("http", HttpHandler())
         outbox.register(EMAIL_KIND, send_approval_email)
         if settings.FLOWDECK_TEST_NODE_TYPES:
             from .handlers import noop

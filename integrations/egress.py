@@ -28,6 +28,7 @@ Provider base URLs (agents.providers) are set by admins and trusted: they do not
 from __future__ import annotations
 
 import ipaddress
+import logging
 import re
 import socket
 import time
@@ -35,6 +36,9 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urljoin, urlsplit, urlunsplit
+
+# httpx2 logs every request's full URL at INFO; a query-parameter credential would land in the logs.
+logging.getLogger("httpx2").setLevel(logging.WARNING)
 
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network

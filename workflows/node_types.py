@@ -814,6 +814,128 @@ AGENT_TASK = NodeType(
     allows_retry=True,
 )
 
+HTTP_METHODS = ["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"]
+#: Largest response body an `http` node reads; a node output is at most 1 MB anyway.
+HTTP_MAX_RESPONSE_BYTES = 1024 * 1024
+_HEADER_NAME = r"^[!#$%&'*+.^_`|~0-9A-Za-z-]{1,200}$"
+
+HTTP = NodeType(
+    type="http",
+    category="integrations",
+    label="HTTP request",
+    description="Calls an HTTP API through the egress guard and returns its status, headers and body. "
+    "Secrets come from a saved credential, never from the node.",
+    config_schema=_object_schema(
+        {
+            "method": {
+                "type": "string",
+                "title": "Method",
+                "description": "The HTTP method.",
+                "enum": HTTP_METHODS,
+                "default": "GET",
+            },
+            "url": _template(
+                "URL", "http or https URL; may use templates, e.g. https://api.example.com/{{ inputs.id }}."
+            ),
+            "headers": {
+                **_source_map("Headers", "Request headers, each value a template.", TEMPLATE),
+                "propertyNames": {"pattern": _HEADER_NAME},
+            },
+            "query": _source_map(
+                "Query parameters", "Added to the URL's query string, each value a template.", TEMPLATE
+            ),
+            "body": {
+                "title": "Body",
+                "description": "A template (text, or JSON when it is one {{ expression }} giving an "
+                "object or list), or an object whose values are templates, sent as JSON.",
+                "anyOf": [
+                    {"type": "string", ANNOTATION_KEYWORD: TEMPLATE},
+                    {
+                        "type": "object",
+                        "propertyNames": {"minLength": 1, "maxLength": 200},
+                        "additionalProperties": {"type": "string", ANNOTATION_KEYWORD: TEMPLATE},
+                    },
+                ],
+            },
+            "credential": {
+                "title": "Credential",
+                "description": "A saved credential (id or name) that authenticates the request; the run's "
+                "starter needs the runner role on it.",
+                "anyOf": [
+                    {"type": "integer", "minimum": 1},
+                    {"type": "string", "minLength": 1, "maxLength": 200},
+                ],
+            },
+            "max_response_bytes": {
+                "type": "integer",
+                "title": "Max response size (bytes)",
+                "description": "A larger response fails the node (not retried).",
+                "minimum": 1,
+                "maximum": HTTP_MAX_RESPONSE_BYTES,
+                "default": 262_144,
+            },
+            "max_redirects": {
+                "type": "integer",
+                "title": "Max redirects",
+                "description": "Redirects followed (each checked by the egress guard); more fail the node.",
+                "minimum": 0,
+                "maximum": 10,
+                "default": 5,
+            },
+            "response": {
+                "type": "string",
+                "title": "Response format",
+                "description": "json parses the body (an empty body gives null); text keeps it as a string.",
+                "enum": ["json", "text"],
+                "default": "json",
+            },
+        },
+        required=["url"],
+    ),
+    execution="dispatched",
+    output_schema={
+        "type": "object",
+        "properties": {
+            "status": {"type": "integer"},
+            "headers": {"type": "object", "additionalProperties": {"type": "string"}},
+            "body": {"description": "The parsed JSON, or the text."},
+        },
+        "required": ["status", "headers", "body"],
+    },
+    handle_spec=FixedHandles((OUT_HANDLE,)),
+    allows_retry=True,
+)
+
+SUBWORKFLOW = NodeType(
+    type="subworkflow",
+    category="flow",
+    label="Sub-workflow",
+    description="Runs a published version of another workflow as a child run and waits for it, holding no "
+    "worker; the child's outputs become this node's output.",
+    config_schema=_object_schema(
+        {
+            "workflow": {
+                "type": "integer",
+                "title": "Workflow",
+                "description": "Id of the workflow to run; the run's starter needs the runner role on it.",
+                "minimum": 1,
+            },
+            "version": {
+                "title": "Version",
+                "description": "A version number, or active for the version active when the node starts.",
+                "anyOf": [{"type": "integer", "minimum": 1}, {"type": "string", "enum": ["active"]}],
+                "default": "active",
+            },
+            "inputs": _source_map("Inputs", "The child run's inputs, each value a template.", TEMPLATE),
+        },
+        required=["workflow"],
+    ),
+    execution="inline",
+    output_schema={"description": "The child run's outputs."},
+    handle_spec=FixedHandles((OUT_HANDLE,)),
+    allows_retry=True,
+)
+
 BUILT_IN_NODE_TYPES: Sequence[NodeType] = (
     START,
     END,
@@ -827,6 +949,8 @@ BUILT_IN_NODE_TYPES: Sequence[NodeType] = (
     DELAY,
     TRANSFORM,
     AGENT_TASK,
+    HTTP,
+    SUBWORKFLOW,
 )
 
 for _built_in in BUILT_IN_NODE_TYPES:
