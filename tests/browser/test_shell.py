@@ -147,3 +147,13 @@ def test_the_sign_in_page_follows_the_app_theme_both_ways(anonymous_page: Page) 
     expect(html).to_have_attribute("data-theme", "light")
     expect(anonymous_page.locator("body")).to_have_css("background-color", "rgb(246, 247, 249)")
     assert anonymous_page.evaluate("localStorage.getItem('flowdeck-theme')") == "light"
+
+
+def test_logging_out_ends_the_session(page: Page) -> None:
+    expect(page.get_by_text("Signed in as admin")).to_be_attached()
+
+    page.get_by_role("button", name="Log out").click()
+    expect(page.get_by_role("heading", name="Sign in")).to_be_visible()
+
+    page.goto("/workflows")
+    expect(page).to_have_url(re.compile(r"/accounts/login/\?next=/workflows$"))
