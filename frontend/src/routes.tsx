@@ -7,6 +7,7 @@ import InboxPage from "./pages/InboxPage";
 import NotFoundPage from "./pages/NotFoundPage";
 import RouteErrorPage from "./pages/RouteErrorPage";
 import RunsPage from "./pages/RunsPage";
+import RunViewRoute from "./pages/runs/RunViewRoute";
 import WorkflowsPage from "./pages/WorkflowsPage";
 
 /** The editor carries React Flow and the layout library; only its own route pays for them. */
@@ -43,6 +44,7 @@ export const routes: RouteObject[] = [
           { path: "workflows", element: <WorkflowsPage /> },
           { path: "workflows/:id", element: <EditorRoute /> },
           { path: "runs", element: <RunsPage /> },
+          { path: "runs/:id", element: <RunViewRoute /> },
           { path: "inbox", element: <InboxPage /> },
           { path: "agents", element: <AgentsPage /> },
           { path: "*", element: <NotFoundPage /> },

@@ -45,7 +45,8 @@ def test_a_version_run_shows_its_versions_graph_and_a_draft_run_its_snapshot(
     version_detail = client.get(f"/api/runs/{version_run['id']}/").json()
     draft_detail = client.get(f"/api/runs/{draft_run['id']}/").json()
 
-    assert version_detail["graph"] == Run.objects.get(pk=version_run["id"]).version.graph
+    version = Run.objects.get(pk=version_run["id"]).version
+    assert version is not None and version_detail["graph"] == version.graph
     assert version_detail["graph"]["nodes"][1]["config"] == {"outputs": {"label": "v1"}}
     assert draft_detail["is_draft"] is True
     assert draft_detail["graph"]["nodes"][1]["config"] == {"outputs": {"label": "draft"}}
