@@ -81,8 +81,10 @@ class EmbeddedRuntime:
                     step()
                 except Exception:  # the next tick tries again; a failed step must not end the thread
                     logger.exception("The %s failed", step.__name__)
-                finally:
-                    close_old_connections()
+            try:
+                close_old_connections()
+            except Exception:  # e.g. the database is unreachable: the next tick reconnects
+                logger.exception("Closing the sweep's database connections failed")
 
     def is_alive(self) -> bool:
         return self._thread is not None and self._thread.is_alive()

@@ -277,13 +277,14 @@ def test_a_slot_that_cannot_start_records_why(users: dict[str, Any]) -> None:
 
 
 # ====================================================================================
-# Two tickers racing
+# Two tickers racing (in 2099: the embedded sweep thread, ticking by the real clock in tests
+# that use the worker, must not find these schedules due)
 # ====================================================================================
 
 
 @pytest.mark.django_db(transaction=True)
 def test_two_tickers_on_separate_connections_start_one_run_per_slot(users: dict[str, Any]) -> None:
-    trigger = schedule(users["owner"], start=at("2026-05-04 10:00:30"), cron="*/5 * * * *", catch_up="all")
+    trigger = schedule(users["owner"], start=at("2099-05-04 10:00:30"), cron="*/5 * * * *", catch_up="all")
     barrier = threading.Barrier(2)
     results: list[int] = []
     errors: list[BaseException] = []
@@ -297,7 +298,7 @@ def test_two_tickers_on_separate_connections_start_one_run_per_slot(users: dict[
         finally:
             close_old_connections()
 
-    for now in (at("2026-05-04 10:20:01"), at("2026-05-04 10:25:01")):
+    for now in (at("2099-05-04 10:20:01"), at("2099-05-04 10:25:01")):
         threads = [threading.Thread(target=tick, args=(now,)) for _ in range(2)]
         for thread in threads:
             thread.start()
@@ -305,7 +306,7 @@ def test_two_tickers_on_separate_connections_start_one_run_per_slot(users: dict[
             thread.join(30)
     assert not errors
     assert sorted(results) == [0, 0, 1, 4]
-    expected = [at(f"2026-05-04 10:{minute:02d}") for minute in (5, 10, 15, 20, 25)]
+    expected = [at(f"2099-05-04 10:{minute:02d}") for minute in (5, 10, 15, 20, 25)]
     assert fired_slots(trigger) == expected
     assert Run.objects.filter(trigger=trigger).count() == 5
 
@@ -325,12 +326,12 @@ print("started", tick_schedules(now), flush=True)
 @pytest.mark.django_db(transaction=True)
 def test_two_ticker_processes_racing_start_one_run_per_slot(users: dict[str, Any], tmp_path: Any) -> None:
     """Two real processes (like two beat-driven workers after a botched deploy) tick together."""
-    trigger = schedule(users["owner"], start=at("2026-05-04 10:00:30"), cron="*/5 * * * *", catch_up="all")
+    trigger = schedule(users["owner"], start=at("2099-05-04 10:00:30"), cron="*/5 * * * *", catch_up="all")
     environment = child_environment()
     start_at = time.time() + (8 if settings.SERVICES_MODE else 6)
     processes = [
         subprocess.Popen(
-            [sys.executable, "-c", TICKER, str(start_at), "2026-05-04T10:30:01+00:00"],
+            [sys.executable, "-c", TICKER, str(start_at), "2099-05-04T10:30:01+00:00"],
             cwd=ROOT,
             env=environment,
             stdout=subprocess.PIPE,
@@ -348,7 +349,7 @@ def test_two_ticker_processes_racing_start_one_run_per_slot(users: dict[str, Any
         if line.startswith("started")
     )
     assert started == [0, 6], outputs
-    expected = [at(f"2026-05-04 10:{minute:02d}") for minute in (5, 10, 15, 20, 25, 30)]
+    expected = [at(f"2099-05-04 10:{minute:02d}") for minute in (5, 10, 15, 20, 25, 30)]
     assert fired_slots(trigger) == expected
     assert Run.objects.filter(trigger=trigger).count() == 6
 
