@@ -6,6 +6,7 @@ from agents.api import external as agent_api
 from agents.api.catalog import AgentViewSet, ProviderViewSet
 from executions.api.approvals import ApprovalViewSet
 from executions.api.views import RunViewSet, StartRunView
+from integrations.api import CredentialViewSet
 from workflows.api.views import NodeTypesView, WorkflowViewSet
 
 router = SimpleRouter()
@@ -16,6 +17,7 @@ router.register("approvals", ApprovalViewSet, basename="approval")
 router.register("external-agents", agent_api.ExternalAgentViewSet, basename="external-agent")
 router.register("providers", ProviderViewSet, basename="provider")
 router.register("agents", AgentViewSet, basename="agent")
+router.register("credentials", CredentialViewSet, basename="credential")
 
 urlpatterns = [
     path("auth/token/", TokenIssueView.as_view(), name="api-token-issue"),
