@@ -1,5 +1,5 @@
-"""`python -m bench` (or `make bench`): every benchmark of DESIGN §10 but the editor's, in the
-services mode, each figure beside a baseline measured in the same run, printed as one table.
+"""`python -m bench` (or `make bench`): every benchmark of DESIGN §10, in the services mode, each
+figure beside a baseline measured in the same run, printed as one table.
 
 Options: `--only W1,W3` (names below, case-insensitive), `--quick` (fewer repetitions, smaller
 N; the table says so), `--approvals N` (how many runs to park at an approval; default 10 000).
@@ -33,6 +33,7 @@ WORKLOADS = {
     "W5": "bench.w5_throughput",
     "W6": "bench.w6_live",
     "approvals": "bench.parked_approvals",
+    "editor": "bench.editor_open",
     "W7": "bench.w7_footprint",
 }
 PURE = "validation"

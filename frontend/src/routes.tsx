@@ -1,5 +1,7 @@
-import { lazy, Suspense } from "react";
-import { Navigate, type RouteObject } from "react-router";
+import { lazy, Suspense, useState } from "react";
+import { Navigate, useParams, type RouteObject } from "react-router";
+
+import { preloadEditor } from "./api/editor";
 
 import { AppShell } from "./components/AppShell";
 import AgentsPage from "./pages/AgentsPage";
@@ -14,6 +16,10 @@ import WorkflowsPage from "./pages/WorkflowsPage";
 const EditorPage = lazy(() => import("./pages/editor/EditorPage"));
 
 function EditorRoute() {
+  const { id } = useParams();
+  const workflowId = Number(id);
+  // Ask for the workflow while the editor's script is still on its way (once per open).
+  useState(() => Number.isInteger(workflowId) && workflowId > 0 && preloadEditor(workflowId));
   return (
     <Suspense
       fallback={
@@ -42,7 +48,7 @@ export const routes: RouteObject[] = [
         children: [
           { index: true, element: <Navigate to="/workflows" replace /> },
           { path: "workflows", element: <WorkflowsPage /> },
-          { path: "workflows/:id", element: <EditorRoute /> },
+          { path: "workflows/:id", element: <EditorRoute key="editor" /> },
           { path: "runs", element: <RunsPage /> },
           { path: "runs/:id", element: <RunViewRoute /> },
           { path: "inbox", element: <InboxPage /> },

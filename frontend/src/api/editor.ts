@@ -192,3 +192,27 @@ export function fetchRun(runId: string): Promise<RunSummary> {
 export function exportWorkflow(id: number): Promise<ExportDocument> {
   return api.get<ExportDocument>(`/api/workflows/${id}/export/`);
 }
+
+/**
+ * Starts loading what the editor needs as soon as its route is known, in parallel with the
+ * editor's own script; the page then takes the promise instead of asking again.
+ */
+const preloads = new Map<number, { at: number; loading: Promise<[NodeTypeInfo[], WorkflowDetail]> }>();
+/** A preload older than this is not used: the draft may have changed since. */
+const PRELOAD_FRESH_MS = 10_000;
+
+export function preloadEditor(id: number): void {
+  const known = preloads.get(id);
+  if (known && Date.now() - known.at < PRELOAD_FRESH_MS) return;
+  const loading = Promise.all([fetchNodeTypes(), fetchWorkflow(id)]);
+  loading.catch(() => preloads.delete(id));
+  preloads.set(id, { at: Date.now(), loading });
+}
+
+/** The fresh preloaded answer (used once), or a new load. */
+export function loadEditor(id: number): Promise<[NodeTypeInfo[], WorkflowDetail]> {
+  const preloaded = preloads.get(id);
+  preloads.delete(id);
+  if (preloaded && Date.now() - preloaded.at < PRELOAD_FRESH_MS) return preloaded.loading;
+  return Promise.all([fetchNodeTypes(), fetchWorkflow(id)]);
+}

@@ -6,7 +6,7 @@ import { useCallback, useEffect, useRef, useState } from "react";
 import { useParams } from "react-router";
 
 import { ApiError } from "../../api";
-import { fetchNodeTypes, fetchWorkflow } from "../../api/editor";
+import { loadEditor } from "../../api/editor";
 import { ApiErrorNotice } from "../../components/ApiErrorNotice";
 import { useDocumentTitle } from "../../hooks/useDocumentTitle";
 import { Autosaver } from "../../editor/autosave";
@@ -133,18 +133,22 @@ export default function EditorPage() {
       setState({ status: "error", error: new ApiError(404, "There is no such workflow.") });
       return;
     }
-    const controller = new AbortController();
+    let cancelled = false;
     setState({ status: "loading" });
-    Promise.all([fetchNodeTypes(controller.signal), fetchWorkflow(workflowId, controller.signal)])
+    loadEditor(workflowId)
       .then(([registry, workflow]) => {
+        if (cancelled) return;
         useEditorStore.getState().load(workflow, registry);
+        performance.mark("flowdeck:editor-loaded");
         setState({ status: "ready" });
       })
       .catch((error: unknown) => {
-        if (controller.signal.aborted) return;
+        if (cancelled) return;
         setState({ status: "error", error: error instanceof ApiError ? error : new ApiError(0, "The editor could not load.") });
       });
-    return () => controller.abort();
+    return () => {
+      cancelled = true;
+    };
   }, [workflowId, attempt]);
 
   if (state.status === "loading") {
