@@ -13,7 +13,7 @@ class ExecutionsConfig(AppConfig):
 
         from . import outbox
         from .approvals import EMAIL_KIND, ApprovalHandler, send_approval_email
-        from .handlers import register_attempt_handler, register_wait_handler
+        from .handlers import register_attempt_handler, register_wait_handler, subworkflow
         from .handlers.delay import DelayHandler
         from .handlers.http import HttpHandler
         from .handlers.prompt import PromptHandler
@@ -23,6 +23,7 @@ class ExecutionsConfig(AppConfig):
         register_wait_handler("agent_task", AgentTaskHandler())
         register_attempt_handler("prompt", PromptHandler())
         register_attempt_handler("http", HttpHandler())
+        subworkflow.install()
         outbox.register(EMAIL_KIND, send_approval_email)
         if settings.FLOWDECK_TEST_NODE_TYPES:
             from .handlers import noop

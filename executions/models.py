@@ -25,6 +25,7 @@ class RunSource(models.TextChoices):
     SCHEDULE = "schedule", "Schedule"
     WORKFLOW_EVENT = "workflow_event", "Workflow event"
     RETRY = "retry", "Re-run"
+    SUBWORKFLOW = "subworkflow", "Sub-workflow node"
 
 
 RUN_STATUS_CHOICES = [(status.value, status.value) for status in RunStatus]
@@ -55,6 +56,16 @@ class Run(models.Model):
     #: How many workflow-event triggers led to this run (0 for a run nobody's run started);
     #: bounded so workflows that trigger each other cannot loop forever.
     chain_depth = models.PositiveSmallIntegerField(default=0)
+    #: The run whose `subworkflow` node started this one, and that node run; NULL otherwise.
+    parent_run = models.ForeignKey(
+        "self", null=True, blank=True, on_delete=models.SET_NULL, related_name="child_runs"
+    )
+    parent_node = models.ForeignKey(
+        "NodeRun", null=True, blank=True, on_delete=models.SET_NULL, related_name="child_runs"
+    )
+    #: How many `subworkflow` nodes led to this run (0 for a top-level run); bounded by
+    #: SUBWORKFLOW_MAX_DEPTH so a workflow calling itself cannot nest forever.
+    nesting_depth = models.PositiveSmallIntegerField(default=0)
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="runs"
     )
@@ -209,6 +220,7 @@ class TimerKind(models.TextChoices):
     RUN_TIMEOUT = "run_timeout", "Run deadline"
     APPROVAL_DUE = "approval_due", "Approval due"
     AGENT_DEADLINE = "agent_deadline", "Agent task deadline"
+    SUBWORKFLOW = "subworkflow", "Sub-workflow refusal or deadline"
 
 
 class Timer(models.Model):

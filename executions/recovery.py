@@ -18,6 +18,7 @@ from agents.external import expire_leases as expire_agent_task_leases
 
 from . import outbox, services
 from .engine.states import AttemptStatus, RunStatus, check_attempt_transition
+from .handlers import subworkflow
 from .models import NodeAttempt, Run, Timer
 
 logger = logging.getLogger(__name__)
@@ -37,6 +38,7 @@ def sweep() -> dict[str, int]:
         "stalled_runs": _stalled_runs(now),
         "outbox": outbox.deliver_due(now),
         "agent_task_leases": expire_agent_task_leases(now),
+        "subworkflows": subworkflow.sweep(now),
     }
     if any(counts.values()):
         logger.info("Sweep: %s", counts)

@@ -47,6 +47,13 @@ class RunSummarySerializer(serializers.ModelSerializer):
     is_draft = serializers.BooleanField(read_only=True)
     created_by = serializers.SerializerMethodField()
     trigger = serializers.SerializerMethodField()
+    parent_run = serializers.UUIDField(
+        source="parent_run_id",
+        read_only=True,
+        allow_null=True,
+        help_text="The run whose subworkflow node started this one.",
+    )
+    parent_node = serializers.SerializerMethodField()
 
     class Meta:
         model = Run
@@ -67,8 +74,16 @@ class RunSummarySerializer(serializers.ModelSerializer):
             "started_at",
             "finished_at",
             "end_node_id",
+            "parent_run",
+            "parent_node",
+            "nesting_depth",
         ]
         read_only_fields = fields
+
+    @extend_schema_field({"type": "string", "nullable": True})
+    def get_parent_node(self, run: Run) -> str | None:
+        """The id of the parent's subworkflow node (its node run holds this run as `child_run`)."""
+        return run.parent_node.node_id if run.parent_node_id is not None and run.parent_node else None
 
     @extend_schema_field({"type": "integer", "nullable": True})
     def get_version(self, run: Run) -> int | None:
@@ -118,6 +133,7 @@ class AttemptSummarySerializer(serializers.ModelSerializer):
 class NodeRunSerializer(serializers.ModelSerializer):
     current_attempt = serializers.SerializerMethodField()
     passes = serializers.SerializerMethodField()
+    child_run = serializers.SerializerMethodField()
 
     class Meta:
         model = NodeRun
@@ -136,8 +152,17 @@ class NodeRunSerializer(serializers.ModelSerializer):
             "finished_at",
             "current_attempt",
             "passes",
+            "child_run",
         ]
         read_only_fields = fields
+
+    @extend_schema_field({"type": "string", "format": "uuid", "nullable": True})
+    def get_child_run(self, node_run: NodeRun) -> str | None:
+        """A subworkflow node's latest child run, so the run view can link to it."""
+        if node_run.node_type != "subworkflow":
+            return None
+        child = node_run.child_runs.order_by("-created_at").values_list("pk", flat=True).first()
+        return str(child) if child is not None else None
 
     @extend_schema_field(AttemptSummarySerializer(allow_null=True))
     def get_current_attempt(self, node_run: NodeRun) -> dict[str, Any] | None:

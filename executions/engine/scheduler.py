@@ -61,7 +61,7 @@ MAX_OUTPUT_BYTES = 1024 * 1024
 PREVIEW_BYTES = 4096
 
 #: Node types that start inline and then wait for something outside the run, and what for.
-WAIT_REASONS = {"delay": "timer", "approval": "approval", "agent_task": "agent"}
+WAIT_REASONS = {"delay": "timer", "approval": "approval", "agent_task": "agent", "subworkflow": "subworkflow"}
 #: Node types the scheduler executes itself, within its transaction.
 INLINE_TYPES = frozenset({"start", "end", "condition", "switch", "parallel", "join", "transform", "loop"})
 
