@@ -358,3 +358,39 @@ def test_controls_pause_resume_cancel_and_rerun(page: Page, api: ApiClient, demo
 
     page.get_by_test_id("open-in-editor").click()
     page.wait_for_url(f"**/workflows/{demo}")
+
+
+def test_the_runs_page_filters_and_follows_runs_live(
+    page: Page, api: ApiClient, api_as: Any, demo: int
+) -> None:
+    earlier = start_run(api, demo, "A question about invoices")
+    wait_for(lambda: api.get(f"/api/runs/{earlier}/")["status"] == "succeeded")
+    page.goto(f"/runs?workflow={demo}")
+    expect(page.get_by_test_id("runs-page")).to_have_attribute("data-live", "true")
+    expect(page.get_by_test_id(f"run-row-{earlier}")).to_have_attribute("data-status", "succeeded")
+    expect(page.get_by_test_id("runs-count")).to_have_text("1 run")
+
+    # A new run appears at the top and follows its status without a reload.
+    run_id = start_run(api, demo, "The site is down")
+    row = page.get_by_test_id(f"run-row-{run_id}")
+    expect(row).to_have_attribute("data-status", "waiting", timeout=LIVE_TIMEOUT_MS)
+    expect(page.locator("[data-testid=runs-table] tbody tr").first).to_have_attribute(
+        "data-testid", f"run-row-{run_id}"
+    )
+    expect(page.get_by_test_id("runs-count")).to_have_text("2 runs")
+
+    page.get_by_test_id("filter-status").select_option("waiting")
+    expect(page.get_by_test_id(f"run-row-{earlier}")).to_have_count(0)
+    expect(row).to_be_visible()
+    approval = pending_approval(api, run_id)
+    api_as("bob").post(f"/api/approvals/{approval['id']}/decide/", {"decision": "approve"})
+    # Finished, it no longer matches "waiting" and leaves the list live.
+    expect(row).to_have_count(0, timeout=LIVE_TIMEOUT_MS)
+
+    page.get_by_test_id("filter-status").select_option("")
+    page.get_by_test_id("filter-source").select_option("webhook")
+    expect(page.get_by_test_id("runs-count")).to_have_text("0 runs")
+    page.get_by_test_id("filter-source").select_option("api")
+    expect(page.get_by_test_id("runs-count")).to_have_text("2 runs")
+    page.get_by_test_id(f"run-row-{run_id}").get_by_role("link").click()
+    expect(page.get_by_test_id("run-view")).to_have_attribute("data-run-id", run_id)
