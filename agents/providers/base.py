@@ -5,6 +5,11 @@ errors (DESIGN §3 "Retries").
 Invariant: no message built here carries a secret. Every error message that leaves this package
 went through :func:`scrub`, which removes the provider's own key and anything shaped like a bearer
 token or an ``sk-`` key, because vendors echo keys back in their 401 bodies.
+
+Trust: a provider's ``base_url`` is set by whoever may edit providers (admins and the provider's
+editors), not by a workflow or its inputs, so provider calls do not go through the egress guard
+(integrations.egress) — a local Ollama or vLLM on a private address must keep working. Everything a
+workflow can point somewhere (the `http` node) does go through the guard.
 """
 
 from __future__ import annotations
