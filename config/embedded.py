@@ -72,7 +72,7 @@ class EmbeddedRuntime:
         second by default."""
         from django.db import close_old_connections
 
-        from executions.recovery import sweep
+        from executions.signals import sweep_and_announce as sweep
         from triggers.services import tick_schedules
 
         while not self._stopping.wait(self.sweep_interval_s):

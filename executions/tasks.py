@@ -11,8 +11,9 @@ from typing import Any
 from celery import shared_task
 from django.core.cache import cache
 
-from . import recovery, services
+from . import services
 from .handlers import AttemptResult, NodeError, attempt_handler
+from .signals import sweep_and_announce
 
 logger = logging.getLogger(__name__)
 
@@ -41,7 +42,7 @@ def fire_timer(timer_id: int) -> None:
 
 @shared_task(name="flowdeck.sweep", queue="flowdeck.control")
 def sweep() -> dict[str, int]:
-    return recovery.sweep()
+    return sweep_and_announce()
 
 
 @shared_task(name="flowdeck.execute_attempt", queue="flowdeck.nodes")

@@ -52,6 +52,7 @@ MYPY_PACKAGES = [
     "bench",
     "triggers",
     "integrations",
+    "ops",
 ]
 
 

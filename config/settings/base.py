@@ -95,6 +95,7 @@ INSTALLED_APPS = [
     "agents",
     "triggers",
     "integrations",
+    "ops",
     "frontend",
 ]
 
