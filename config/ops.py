@@ -119,6 +119,9 @@ class FlowdeckCollector(Collector):
         yield GaugeMetricFamily(
             "flowdeck_workflow_versions", "Published workflow versions", value=WorkflowVersion.objects.count()
         )
+        from ops.metrics import families as operations_families
+
+        yield from operations_families()
 
 
 @require_GET

@@ -27,5 +27,5 @@ urlpatterns = [
     path("api/", include("config.api.urls")),
     # The single-page app owns these paths, so deep links work on reload.
     path("", app_shell, name="app"),
-    re_path(r"^(?:workflows|runs|inbox|agents)(?:/.*)?$", app_shell),
+    re_path(r"^(?:workflows|runs|inbox|agents|ops|templates)(?:/.*)?$", app_shell),
 ]

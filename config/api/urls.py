@@ -30,5 +30,6 @@ urlpatterns = [
     path("agent-tasks/<str:task_id>/complete/", agent_api.CompleteTaskView.as_view(), name="agent-complete"),
     path("agent-tasks/<str:task_id>/fail/", agent_api.FailTaskView.as_view(), name="agent-fail"),
     path("agent-tasks/<str:task_id>/extend/", agent_api.ExtendTaskView.as_view(), name="agent-extend"),
+    path("", include("ops.urls")),
     path("", include(router.urls)),
 ]

@@ -53,6 +53,7 @@ export const routes: RouteObject[] = [
           { path: "runs/:id", element: <RunViewRoute /> },
           { path: "inbox", element: <InboxPage /> },
           { path: "agents", element: <AgentsPage /> },
+          { path: "ops", lazy: () => import("./pages/ops/OpsPage").then((page) => ({ Component: page.default })) },
           { path: "*", element: <NotFoundPage /> },
         ],
       },

@@ -41,6 +41,7 @@ export const PrimaryNav = memo(function PrimaryNav({ adminUrl }: { adminUrl: str
             </NavLink>
           </li>
         ))}
+        {adminUrl && <li><NavLink to="/ops" className={linkClass}>Operations</NavLink></li>}
         {adminUrl && (
           <li>
             <a href={adminUrl} className="nav-link">
