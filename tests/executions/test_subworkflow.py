@@ -293,3 +293,27 @@ def test_the_sweep_resumes_a_parent_whose_resume_message_was_lost(
     resumed = Run.objects.get(pk=parent["id"])
     assert (resumed.status, resumed.outputs) == ("succeeded", {"got": {"doubled": 8}})
     assert recovery.sweep()["subworkflows"] == 0
+
+
+def test_a_child_slower_than_the_node_timeout_fails_the_node_and_is_cancelled(
+    worker: Any, users: dict[str, Any], api_client_for: Any
+) -> None:
+    child_flow = child_workflow(users["owner"], node("work", "delay", {"seconds": 300}))
+    parent_flow = publish(
+        users["owner"],
+        parent_graph({"workflow": child_flow.pk, "inputs": {"x": "{{ 3 }}"}}, timeout_s=1),
+        "parent",
+    )
+
+    parent = start(api_client_for(users["owner"]), parent_flow)
+
+    child = Run.objects.get(workflow=child_flow)
+    assert parent["status"] == "failed", parent
+    assert (parent["error"]["code"], parent["error"]["message"]) == (
+        "timeout",
+        f"The sub-workflow run {child.pk} did not finish within 1 s (timeout_s).",
+    )
+    until(lambda: Run.objects.get(pk=child.pk).status == "cancelled")
+    waiting = RunEvent.objects.get(run_id=parent["id"], node_id="sub", type="node.waiting")
+    assert set(waiting.data) == {"reason", "child_run_id", "due_at"}
+    assert not Timer.objects.filter(run__workflow__in=[child_flow, parent_flow]).exists()
