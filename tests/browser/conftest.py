@@ -46,6 +46,8 @@ MANIFEST = ROOT / "static" / "app" / ".vite" / "manifest.json"
 SERVER_START_TIMEOUT_S = 60.0
 #: Playwright's default for every wait (locators, expect, navigation) in this tier.
 DEFAULT_TIMEOUT_MS = 10_000
+#: Page loads and the sign-in redirect, which a busy shared 2-core machine can stall for seconds.
+NAVIGATION_TIMEOUT_MS = 30_000
 expect.set_options(timeout=DEFAULT_TIMEOUT_MS)
 
 
@@ -233,6 +235,9 @@ def flowdeck_server() -> Iterator[LiveServer]:
     finally:
         if process is not None:
             process.stop()
+            # Kept beside the screenshots: the server's side of whatever a test saw.
+            ARTIFACTS_DIR.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(process.log_path, ARTIFACTS_DIR / "server.log")
             process.log_path.unlink(missing_ok=True)
         shutil.rmtree(data_dir, ignore_errors=True)
 
@@ -285,6 +290,7 @@ class Sessions:
             base_url=self.flowdeck_server.base_url, viewport={"width": 1280, "height": 800}
         )
         context.set_default_timeout(DEFAULT_TIMEOUT_MS)
+        context.set_default_navigation_timeout(NAVIGATION_TIMEOUT_MS)
         page = context.new_page()
         self.opened.append((label, context, page))
         return page
@@ -294,7 +300,7 @@ class Sessions:
         account = ACCOUNTS[username]
         page = self.new_page(username)
         log_in(page, account.username, account.password)
-        page.wait_for_url(re.compile(r"/workflows/?$"))
+        page.wait_for_url(re.compile(r"/workflows/?$"), timeout=NAVIGATION_TIMEOUT_MS)
         return page
 
     def close(self, item: pytest.Item) -> None:
