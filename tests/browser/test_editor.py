@@ -442,3 +442,97 @@ def test_export_and_reimport_give_the_same_graph(page: Page, api: ApiClient, tmp
     for node_id in ("start", "double", "big", "done"):
         expect(node(page, node_id)).to_be_visible()
     assert draft(api, copies[0]) == draft(api, workflow_id)
+
+
+def test_a_loop_holds_the_nodes_dropped_into_it_and_resizes(page: Page, api: ApiClient) -> None:
+    workflow_id = create_workflow(api, chain_graph(), "Loop")
+    open_editor(page, workflow_id)
+    canvas = page.get_by_test_id("editor-canvas").bounding_box()
+    assert canvas
+    drop_from_palette(page, "loop", 120, 220)
+    loop = node(page, "loop").bounding_box()
+    assert loop
+    drop_from_palette(
+        page, "delay", loop["x"] - canvas["x"] + 60, loop["y"] - canvas["y"] + loop["height"] / 2
+    )
+    expect(node(page, "delay")).to_be_visible()
+    wait_saved(page)
+    by_id = {item["id"]: item for item in draft(api, workflow_id)["nodes"]}
+    assert by_id["delay"]["parent"] == "loop"
+    assert by_id["loop"]["size"] == {"width": 420, "height": 260}
+    assert 0 < by_id["delay"]["position"]["x"] < 420 and 0 < by_id["delay"]["position"]["y"] < 260
+
+    # The corner handle of the selected loop resizes it.
+    select_node(page, "loop")
+    corner = page.locator(".react-flow__node[data-id=loop] .react-flow__resize-control.handle.bottom.right")
+    box = corner.bounding_box()
+    assert box
+    page.mouse.move(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)
+    page.mouse.down()
+    for step in range(1, 11):
+        page.mouse.move(box["x"] + 8 * step, box["y"] + 6 * step)
+        page.wait_for_timeout(20)
+    page.mouse.up()
+    wait_saved(page)
+    size = next(item for item in draft(api, workflow_id)["nodes"] if item["id"] == "loop")["size"]
+    assert size["width"] > 420 and size["height"] > 260
+
+    # Dragging the body node out of the loop takes it out of the body.
+    drag_node(page, "delay", 0, -(loop["y"] - canvas["y"]) + 30)
+    wait_saved(page)
+    assert "parent" not in next(item for item in draft(api, workflow_id)["nodes"] if item["id"] == "delay")
+    page.keyboard.press("Control+z")
+    wait_saved(page)
+    assert (
+        next(item for item in draft(api, workflow_id)["nodes"] if item["id"] == "delay")["parent"] == "loop"
+    )
+
+
+def test_template_fields_complete_names_of_inputs_and_ancestors(page: Page, api: ApiClient) -> None:
+    workflow_id = create_workflow(api, chain_graph(), "Autocomplete")
+    open_editor(page, workflow_id)
+    select_node(page, "done")
+    field = page.get_by_test_id("field-outputs-value-0")
+    field.fill("")
+    field.press_sequentially("Total: {{ nodes.")
+    options = page.get_by_test_id("autocomplete-option")
+    expect(options.first).to_be_visible()
+    offered = options.all_inner_texts()
+    assert any(text.startswith("nodes.double.output.total") for text in offered)
+    assert any(text.startswith("nodes.big.output.value") for text in offered)
+    assert not any(text.startswith("nodes.done") for text in offered)
+    field.press_sequentially("double.output.t")
+    expect(options).to_have_count(1)
+    field.press("Enter")
+    field.press_sequentially(" }}")
+    expect(field).to_have_value("Total: {{ nodes.double.output.total }}")
+
+    select_node(page, "big")
+    expression = page.get_by_test_id("field-expression")
+    expression.fill("")
+    expression.press_sequentially("inputs.")
+    expect(options).to_have_count(1)
+    expect(options.first).to_contain_text("inputs.amount")
+    wait_saved(page)
+    outputs = next(item for item in draft(api, workflow_id)["nodes"] if item["id"] == "done")["config"]
+    assert outputs == {"outputs": {"total": "Total: {{ nodes.double.output.total }}"}}
+
+
+def test_a_save_conflict_is_shown_and_reloading_takes_the_other_version(page: Page, api: ApiClient) -> None:
+    workflow_id = create_workflow(api, chain_graph(), "Conflict")
+    open_editor(page, workflow_id)
+    current = api.get(f"/api/workflows/{workflow_id}/")
+    theirs = current["graph"]
+    theirs["nodes"][1]["name"] = "Saved elsewhere"
+    api.patch(f"/api/workflows/{workflow_id}/", {"graph": theirs, "revision": current["revision"]})
+
+    select_node(page, "big")
+    page.get_by_test_id("node-name-input").fill("Mine")
+    status = page.get_by_test_id("save-status")
+    expect(status).to_have_attribute("data-status", "conflict", timeout=SAVED_TIMEOUT_MS)
+    assert draft(api, workflow_id) == theirs
+
+    page.get_by_test_id("conflict-reload").click()
+    expect(status).to_have_attribute("data-status", "saved")
+    expect(node(page, "double")).to_contain_text("Saved elsewhere")
+    expect(node(page, "big")).to_contain_text("Big?")

@@ -27,6 +27,18 @@ const DROP_GRAB = { x: 24, y: 16 };
 
 type Box = { x: number; y: number; width: number; height: number };
 
+/** Above this many nodes the canvas opens on the start node and renders only what is in view. */
+export const LARGE_GRAPH = 150;
+const LARGE_GRAPH_ZOOM = 0.75;
+
+export function openingView(nodes: FlowNode[]): { fit: boolean; large: boolean; viewport?: { x: number; y: number; zoom: number } } {
+  if (nodes.length === 0) return { fit: false, large: false };
+  if (nodes.length <= LARGE_GRAPH) return { fit: true, large: false };
+  const start = nodes.find((node) => node.data.spec.type === "start" && node.parentId === undefined) ?? nodes[0];
+  const { x, y } = start?.position ?? { x: 0, y: 0 };
+  return { fit: false, large: true, viewport: { x: 48 - x * LARGE_GRAPH_ZOOM, y: 240 - y * LARGE_GRAPH_ZOOM, zoom: LARGE_GRAPH_ZOOM } };
+}
+
 /** The innermost loop whose box contains `point`, skipping `excluded` and its descendants. */
 export function loopAt(point: { x: number; y: number }, boxes: { id: string; box: Box; depth: number }[]): string | undefined {
   let found: { id: string; depth: number } | undefined;
@@ -45,8 +57,10 @@ export function Canvas({ readOnly = false, onNodeClick }: { readOnly?: boolean; 
   const onEdgesChange = useEditorStore((state) => state.onEdgesChange);
   const beginGesture = useEditorStore((state) => state.beginGesture);
   const flow = useReactFlow<FlowNode, FlowEdge>();
-  // Fit the graph once when it opens; an empty canvas keeps zoom 1 so the first drop stays put.
-  const [fitOnOpen] = useState(() => useEditorStore.getState().nodes.length > 0);
+  // How the view opens: a small graph is fitted; an empty canvas keeps zoom 1 so the first drop
+  // stays put; a large one opens at a readable zoom on its start and draws only the cards in view
+  // (fitting hundreds of cards would show them too small to read and render them all at once).
+  const [opening] = useState(() => openingView(useEditorStore.getState().nodes));
 
   const loopBoxes = useCallback(
     (excluded?: string) => {
@@ -155,8 +169,10 @@ export function Canvas({ readOnly = false, onNodeClick }: { readOnly?: boolean; 
         deleteKeyCode={null}
         selectionKeyCode="Shift"
         multiSelectionKeyCode={multiSelectKeys}
-        fitView={fitOnOpen}
+        fitView={opening.fit}
         fitViewOptions={fitViewOptions}
+        {...(opening.viewport && { defaultViewport: opening.viewport })}
+        onlyRenderVisibleElements={opening.large}
         minZoom={0.05}
         maxZoom={2}
         proOptions={proOptions}

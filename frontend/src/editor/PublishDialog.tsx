@@ -13,7 +13,7 @@ export function PublishDialog({ autosaver, onClose, onPublished }: { autosaver: 
   const [busy, setBusy] = useState(false);
   const [error, setError] = useState<string | null>(null);
   const [issues, setIssues] = useState<ValidationIssue[]>([]);
-  const [result, setResult] = useState<{ version: VersionDetail; created: boolean } | null>(null);
+  const [result, setResult] = useState<VersionDetail | null>(null);
 
   const submit = async () => {
     if (!workflow) return;
@@ -25,10 +25,8 @@ export function PublishDialog({ autosaver, onClose, onPublished }: { autosaver: 
         setError("The draft could not be saved; publish needs the saved draft.");
         return;
       }
-      const before = workflow.activeVersion;
       const version = await publishWorkflow(workflow.id, { note, activate, revision: useEditorStore.getState().revision });
-      const created = version.note === note || before !== version.number;
-      setResult({ version, created });
+      setResult(version);
       if (version.is_active) useEditorStore.setState({ workflow: { ...workflow, activeVersion: version.number } });
       onPublished(version);
     } catch (caught) {
@@ -49,9 +47,10 @@ export function PublishDialog({ autosaver, onClose, onPublished }: { autosaver: 
   return (
     <Dialog title="Publish a version" onClose={onClose} testId="publish-dialog">
       {result ? (
-        <div data-testid="publish-result" data-version={result.version.number}>
+        <div data-testid="publish-result" data-version={result.number}>
           <p>
-            Version {result.version.number} {result.version.is_active ? "is now active." : "was published (not active)."}
+            Version {result.number} {result.is_active ? "is active." : "was published (not active)."}
+            {result.note !== note && " The draft had not changed since, so this is the latest version."}
           </p>
           <button type="button" className="button" onClick={onClose}>
             Done

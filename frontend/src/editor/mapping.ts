@@ -30,6 +30,9 @@ export interface GraphMeta {
 }
 
 export const DEFAULT_HANDLE = "out";
+/** A card's size before it is measured (the minimap and culling need one for cards not yet drawn). */
+export const CARD_SIZE = { width: 220, height: 76 };
+export const CONTAINER_TYPE = "loop";
 export const TARGET_HANDLE = "in";
 
 export function specOf(node: GraphNode): NodeSpec {
@@ -45,9 +48,14 @@ export function nodeToFlow(node: GraphNode, fallbackPosition = { x: 0, y: 0 }): 
     data: { spec: specOf(node) },
   };
   if (node.parent !== undefined) flowNode.parentId = node.parent;
+  // Containers sit under the cards around them; React Flow lifts their bodies above them.
+  if (node.type === CONTAINER_TYPE) flowNode.zIndex = -1;
   if (node.size) {
     flowNode.width = node.size.width;
     flowNode.height = node.size.height;
+  } else {
+    flowNode.initialWidth = CARD_SIZE.width;
+    flowNode.initialHeight = CARD_SIZE.height;
   }
   return flowNode;
 }

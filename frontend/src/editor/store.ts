@@ -99,6 +99,8 @@ export interface EditorState {
   undo: () => void;
   redo: () => void;
   replaceGraph: (doc: GraphDocument) => void;
+  /** Replaces the workflow's variables (an empty list removes the key). */
+  setVariables: (variables: NonNullable<GraphMeta["variables"]>, coalesceKey: string) => void;
   markSaving: () => void;
   markSaved: (revision: number, sentChangeCount: number, issues: ValidationIssue[] | null) => void;
   markConflict: (message: string) => void;
@@ -343,6 +345,7 @@ export const useEditorStore = create<EditorState>()((set, get) => {
       if (type === "loop") {
         node.width = LOOP_SIZE.width;
         node.height = LOOP_SIZE.height;
+        node.zIndex = -1;
       }
       const nodes = [...state.nodes.map((item) => (item.selected ? { ...item, selected: false } : item)), node];
       const edges = state.edges.map((edge) => (edge.selected ? { ...edge, selected: false } : edge));
@@ -522,6 +525,11 @@ export const useEditorStore = create<EditorState>()((set, get) => {
     replaceGraph: (doc) => {
       const { nodes, edges, meta } = toFlow(doc);
       change({ nodes, edges, meta });
+    },
+
+    setVariables: (variables, coalesceKey) => {
+      const { variables: _old, ...rest } = get().meta;
+      change({ meta: variables.length ? { ...rest, variables } : rest }, { coalesceKey, structural: true });
     },
 
     markSaving: () => set({ saveStatus: "saving", saveMessage: null }),

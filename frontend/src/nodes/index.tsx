@@ -29,12 +29,17 @@ import { SwitchNode } from "./switch/Node";
 import { SwitchPanel } from "./switch/Panel";
 import { TransformNode } from "./transform/Node";
 import { TransformPanel } from "./transform/Panel";
-import type { NodeComponents } from "./types";
-import { ConfigForm } from "../editor/panel/ConfigForm";
-import { NodeCard } from "./shared/NodeCard";
-import { memo } from "react";
 import type { NodeProps } from "@xyflow/react";
+import { memo } from "react";
+
 import type { FlowNode } from "../editor/mapping";
+import { ConfigForm } from "../editor/panel/ConfigForm";
+import { HttpNode } from "./http/Node";
+import { HttpPanel } from "./http/Panel";
+import { NodeCard } from "./shared/NodeCard";
+import { SubworkflowNode } from "./subworkflow/Node";
+import { SubworkflowPanel } from "./subworkflow/Panel";
+import type { NodeComponents } from "./types";
 
 export const NODE_COMPONENTS: Record<string, NodeComponents> = {
   start: { Node: StartNode, Panel: StartPanel },
@@ -49,6 +54,8 @@ export const NODE_COMPONENTS: Record<string, NodeComponents> = {
   delay: { Node: DelayNode, Panel: DelayPanel },
   transform: { Node: TransformNode, Panel: TransformPanel },
   agent_task: { Node: AgentTaskNode, Panel: AgentTaskPanel },
+  http: { Node: HttpNode, Panel: HttpPanel },
+  subworkflow: { Node: SubworkflowNode, Panel: SubworkflowPanel },
 };
 
 /** Types the server knows but this build does not yet: a plain card and the generated form. */
@@ -57,7 +64,11 @@ export const FallbackNode = memo(function FallbackNode({ id, data, selected }: N
 });
 export const FallbackPanel = ConfigForm;
 
-export const nodeTypes: NodeTypes = Object.fromEntries(Object.entries(NODE_COMPONENTS).map(([type, components]) => [type, components.Node]));
+export const nodeTypes: NodeTypes = {
+  ...Object.fromEntries(Object.entries(NODE_COMPONENTS).map(([type, components]) => [type, components.Node])),
+  // React Flow draws any type missing from this map with `default`.
+  default: FallbackNode,
+};
 
 export function panelFor(type: string): NodeComponents["Panel"] {
   return NODE_COMPONENTS[type]?.Panel ?? FallbackPanel;

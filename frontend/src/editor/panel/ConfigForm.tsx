@@ -335,19 +335,23 @@ export function SchemaWidget({ name, schema, value, onChange, suggestions, issue
     );
   }
   if (schema.anyOf) {
-    // A number or an expression (a loop's count): digits give a number, anything else an expression.
-    const text = value === undefined ? "" : String(value);
-    return (
-      <TemplateInput
-        id={inputId}
-        value={text}
-        kind="expression"
-        suggestions={suggestions}
-        invalid={invalid}
-        testId={testId}
-        onChange={(next) => onChange(next.trim() === "" ? undefined : /^\d+$/.test(next.trim()) ? Number(next.trim()) : next)}
-      />
-    );
+    // One of several forms (a loop's count, an HTTP body, a credential id or name): a text box,
+    // with autocomplete when one form is a template or expression; digits give a number when a
+    // numeric form exists and the text is not a template.
+    const sourceBranch = schema.anyOf.find((branch) => branch[ANNOTATION] === "template" || branch[ANNOTATION] === "expression");
+    const numeric = schema.anyOf.some((branch) => branch.type === "integer" || branch.type === "number");
+    const text = value === undefined ? "" : typeof value === "string" ? value : JSON.stringify(value);
+    const convert = (next: string): JsonValue | undefined => {
+      const trimmed = next.trim();
+      if (trimmed === "") return undefined;
+      if (numeric && sourceBranch?.[ANNOTATION] !== "template" && /^\d+$/.test(trimmed)) return Number(trimmed);
+      return next;
+    };
+    if (sourceBranch) {
+      const kind = sourceBranch[ANNOTATION] === "template" ? "template" : "expression";
+      return <TemplateInput id={inputId} value={text} kind={kind} multiline={kind === "template"} suggestions={suggestions} invalid={invalid} testId={testId} describedBy={describedBy} onChange={(next) => onChange(convert(next))} />;
+    }
+    return <input id={inputId} className={`fd-input${invalid ? " is-invalid" : ""}`} value={text} data-testid={testId} aria-describedby={describedBy} onChange={(event) => onChange(convert(event.target.value))} />;
   }
   if (schema.type === "string") {
     return (

@@ -10,10 +10,11 @@ const CATEGORY_GLYPHS: Record<string, string> = {
   flow: "▶",
   ai: "✦",
   logic: "◇",
-  human: "✋",
-  timing: "⏱",
+  human: "◉",
+  timing: "◔",
   data: "⇄",
   agents: "⚙",
+  integrations: "↗",
 };
 
 export function categoryGlyph(category: string | undefined): string {

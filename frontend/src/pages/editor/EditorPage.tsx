@@ -15,6 +15,7 @@ import { DiffView, type VersionRef } from "../../editor/DiffView";
 import { Palette } from "../../editor/Palette";
 import { IssuesPanel } from "../../editor/panel/IssuesPanel";
 import { NodePanel, useSingleSelection } from "../../editor/panel/NodePanel";
+import { WorkflowPanel } from "../../editor/panel/WorkflowPanel";
 import { PublishDialog } from "../../editor/PublishDialog";
 import { RunDialog } from "../../editor/RunDialog";
 import { useEditorStore } from "../../editor/store";
@@ -26,7 +27,7 @@ type Tab = "inspector" | "issues" | "versions";
 
 type LoadState = { status: "loading" } | { status: "error"; error: ApiError } | { status: "ready" };
 
-function SidePanel({ tab, setTab, versionsKey, onCompare }: { tab: Tab; setTab: (tab: Tab) => void; versionsKey: number; onCompare: (from: VersionRef, to: VersionRef) => void }) {
+function SidePanel({ tab, setTab, versionsKey, onCompare, canEdit }: { tab: Tab; setTab: (tab: Tab) => void; versionsKey: number; onCompare: (from: VersionRef, to: VersionRef) => void; canEdit: boolean }) {
   const selected = useSingleSelection();
   const issueCount = useEditorStore((state) => state.issues.length);
   return (
@@ -41,11 +42,11 @@ function SidePanel({ tab, setTab, versionsKey, onCompare }: { tab: Tab; setTab: 
       <div className="fd-side__body">
         {tab === "inspector" &&
           (selected ? (
-            <NodePanel nodeId={selected} />
+            <fieldset className="fd-node-fieldset" disabled={!canEdit}>
+              <NodePanel nodeId={selected} />
+            </fieldset>
           ) : (
-            <p className="muted fd-panel__empty" data-testid="inspector-empty">
-              Select one node to edit its settings. Drag nodes from the library, connect their handles, and press Delete to remove a selection.
-            </p>
+            <WorkflowPanel canEdit={canEdit} />
           ))}
         {tab === "issues" && <IssuesPanel />}
         {tab === "versions" && <VersionsPanel refreshKey={versionsKey} onCompare={onCompare} />}
@@ -103,7 +104,7 @@ function Editor({ workflowId }: { workflowId: number }) {
       <div className="fd-editor__body">
         {canEdit && <Palette />}
         <Canvas readOnly={!canEdit} onNodeClick={showInspector} />
-        <SidePanel tab={tab} setTab={setTab} versionsKey={versionsKey} onCompare={(from, to) => setDiff({ from, to })} />
+        <SidePanel tab={tab} setTab={setTab} versionsKey={versionsKey} onCompare={(from, to) => setDiff({ from, to })} canEdit={canEdit} />
       </div>
       {dialog === "publish" && (
         <PublishDialog
