@@ -403,7 +403,9 @@ def locked_run(run_id: Any, keys: list[NodeKey] | None = None) -> Iterator[RunSe
             .annotate(db_now=Now())
             .get(pk=run_id)
         )
-        rows = NodeRun.objects.filter(run=run)
+        # The model's ordering starts with the run (a join to order by its created_at); every row
+        # here has the same run, so order by the rest only.
+        rows = NodeRun.objects.filter(run=run).order_by("scope", "created_at", "id")
         if keys is not None:
             wanted = set(keys)
             rows = rows.filter(node_id__in={key[0] for key in wanted})
@@ -573,13 +575,24 @@ def lease_seconds(timeout_s: float | None) -> float:
 
 def claim_attempt(attempt_id: int, worker: str) -> Claim | None:
     """Compare-and-set queued → running with a lease. A duplicate delivery claims nothing."""
-    run_id = NodeAttempt.objects.filter(pk=attempt_id).values_list("run_id", flat=True).first()
-    if run_id is None:
+    found = (
+        NodeAttempt.objects.filter(pk=attempt_id)
+        .values_list("run_id", "node_run__node_id", "node_run__scope", "node_run__node_type")
+        .order_by()  # the model's ordering would join node run and run just to sort one row
+        .first()
+    )
+    if found is None:
         return None
-    attempt = NodeAttempt.objects.select_related("node_run").get(pk=attempt_id)
-    key = (attempt.node_run.node_id, attempt.node_run.scope)
+    run_id, node_id, scope, node_type = found
+    key = (node_id, scope)
     with locked_run(run_id, keys=[key]) as session:
         if session.run.status not in (RunStatus.RUNNING, RunStatus.WAITING, RunStatus.PAUSED):
+            session.discard()
+            return None
+        # Read under the run's lock: every change to an attempt's status and claims holds it, so
+        # the claim count read here is the one the compare-and-set below increments.
+        attempt = NodeAttempt.objects.filter(pk=attempt_id).order_by().first()
+        if attempt is None or attempt.status != AttemptStatus.QUEUED:
             session.discard()
             return None
         lease_until = session.now + timedelta(seconds=lease_seconds(attempt.timeout_s))
@@ -593,15 +606,15 @@ def claim_attempt(attempt_id: int, worker: str) -> Claim | None:
         if not claimed:
             session.discard()
             return None
-        claim_no = NodeAttempt.objects.values_list("claims", flat=True).get(pk=attempt_id)
+        claim_no = attempt.claims + 1
         session.scheduler.record_started(key, attempt.number)
     return Claim(
         attempt_id=attempt.pk,
         claim_no=claim_no,
         run_id=run_id,
-        node_id=key[0],
-        scope=key[1],
-        node_type=attempt.node_run.node_type,
+        node_id=node_id,
+        scope=scope,
+        node_type=node_type,
         number=attempt.number,
         input=attempt.input,
         rendered=attempt.rendered or {},
@@ -611,10 +624,23 @@ def claim_attempt(attempt_id: int, worker: str) -> Claim | None:
 
 def _holder_attempt(session: RunSession, claim: Claim) -> NodeAttempt | None:
     """The attempt, if this claim still holds it; a late or duplicate result gets None."""
-    attempt = NodeAttempt.objects.filter(pk=claim.attempt_id).first()
+    attempt = NodeAttempt.objects.filter(pk=claim.attempt_id).order_by().first()
     if attempt is None or attempt.status != AttemptStatus.RUNNING or attempt.claims != claim.claim_no:
         return None
     return attempt
+
+
+#: What recording a success writes on the attempt (not its input and rendered templates again).
+SUCCESS_FIELDS = [
+    "status",
+    "output",
+    "finished_at",
+    "usage",
+    "cost_usd",
+    "provider_kind",
+    "model",
+    "latency_ms",
+]
 
 
 def record_attempt_success(claim: Claim, output: Any, meta: dict[str, Any]) -> bool:
@@ -633,7 +659,7 @@ def record_attempt_success(claim: Claim, output: Any, meta: dict[str, Any]) -> b
         attempt.provider_kind = meta.get("provider_kind", "")
         attempt.model = meta.get("model", "")
         attempt.latency_ms = meta.get("latency_ms")
-        attempt.save()
+        attempt.save(update_fields=SUCCESS_FIELDS)
         duration_ms = int((session.now - (attempt.started_at or session.now)).total_seconds() * 1000)
         event_meta = {
             "duration_ms": duration_ms,
