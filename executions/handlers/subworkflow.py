@@ -98,6 +98,12 @@ def create_child_run(session: RunSession, row: NodeRun, rendered: dict[str, Any]
     if workflow.is_archived:
         raise ChildRefused("subworkflow_refused", f"Workflow {workflow.name!r} is archived.")
     version = rendered.get("version", "active")
+    if version in (None, "", "active"):
+        version_number = None
+    elif isinstance(version, int) and not isinstance(version, bool) and version >= 1:
+        version_number = version
+    else:
+        raise ChildRefused("subworkflow_refused", f"version must be a number or 'active', not {version!r}.")
     inputs = rendered.get("inputs") or {}
     if not isinstance(inputs, dict):
         raise ChildRefused("subworkflow_refused", "The inputs must form an object.")
@@ -107,7 +113,7 @@ def create_child_run(session: RunSession, row: NodeRun, rendered: dict[str, Any]
             starter,
             inputs=inputs,
             variables={},
-            version_number=None if version in (None, "", "active") else int(version),
+            version_number=version_number,
             draft=False,
         )
     except StartRefused as refusal:
