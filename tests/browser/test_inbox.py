@@ -125,3 +125,39 @@ def test_an_empty_inbox_says_so(login_as: Any) -> None:
     expect(alice.get_by_role("tab", name=re.compile("History"))).to_have_attribute("aria-selected", "true")
     alice.get_by_test_id("inbox-tab-pending").click()
     expect(alice.get_by_test_id("inbox-list")).to_be_attached()
+
+
+MINT_LINK = """
+from django.contrib.auth import get_user_model
+from executions.approvals import create_link
+from executions.models import Approval
+print(create_link(Approval.objects.get(pk="{approval_id}"), get_user_model().objects.get(username="bob")))
+"""
+
+
+def test_the_email_link_page_shows_the_payload_and_decides(
+    login_as: Any, api: ApiClient, demo_for: Any, flowdeck_server: LiveServer
+) -> None:
+    workflow_id = demo_for(["bob"])
+    run_id = start_run(api, workflow_id, "Login is down")
+    approval = pending_approval(api, run_id)
+    minted = flowdeck_server.manage("shell", "-c", MINT_LINK.format(approval_id=approval["id"]))
+    token = minted.strip().splitlines()[-1]
+    bob = login_as("bob")
+
+    bob.goto(f"/approvals/confirm/{token}/")
+    expect(bob.get_by_role("heading", level=1)).to_have_text("Escalate an outage reported by Acme")
+    expect(bob.locator(".payload")).to_contain_text('"ticket": "Login is down"')
+    expect(bob.get_by_role("link", name=re.compile(r"^run "))).to_have_attribute("href", f"/runs/{run_id}")
+    bob.get_by_label("Severity").select_option("sev2")
+    bob.get_by_label("Comment").fill("From the e-mail")
+    bob.get_by_role("button", name="Approve").click()
+
+    expect(bob.get_by_role("heading", level=1)).to_have_text("Thank you")
+    expect(bob.locator("main")).to_contain_text("You approved")
+    decided = api.get(f"/api/approvals/{approval['id']}/")
+    assert decided["status"] == "approved" and decided["data"] == {"severity": "sev2"}
+    # Bob has no role on the workflow: he may decide, and the run link says it is not his to see.
+    bob.get_by_role("link", name="Watch the run").click()
+    expect(bob.locator("main")).to_contain_text("No such run")
+    expect(bob.locator("main")).to_contain_text("Approvers without a role on the workflow")

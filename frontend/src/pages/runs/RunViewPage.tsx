@@ -165,6 +165,7 @@ function RunView({ runId }: { runId: string }) {
     return (
       <section className="page">
         <ApiErrorNotice error={loadError} title="This run could not be opened" />
+        {loadError.isNotFound && <p className="muted">Approvers without a role on the workflow see the approval in their inbox, not the run itself.</p>}
         <p>
           <Link to="/runs">Back to runs</Link>
         </p>
