@@ -400,6 +400,9 @@ def locked_run(run_id: Any, keys: list[NodeKey] | None = None) -> Iterator[RunSe
         run = (
             Run.objects.select_for_update(of=("self",))
             .select_related("version")
+            # The graph is read only when its plan is not cached yet (plan_for): a large graph's
+            # JSON is not fetched and parsed again by every transaction of every run.
+            .defer("version__graph", "draft_graph")
             .annotate(db_now=Now())
             .get(pk=run_id)
         )
