@@ -536,3 +536,40 @@ def test_a_save_conflict_is_shown_and_reloading_takes_the_other_version(page: Pa
     expect(status).to_have_attribute("data-status", "saved")
     expect(node(page, "double")).to_contain_text("Saved elsewhere")
     expect(node(page, "big")).to_contain_text("Big?")
+
+
+def test_publishing_an_invalid_draft_explains_why_and_creates_no_version(page: Page, api: ApiClient) -> None:
+    graph = chain_graph()
+    graph["nodes"][2]["config"]["expression"] = "nodes.double.output.total >"
+    workflow_id = create_workflow(api, graph, "Invalid")
+    open_editor(page, workflow_id)
+
+    page.get_by_test_id("open-publish").click()
+    page.get_by_test_id("publish-note").fill("should not publish")
+    page.get_by_test_id("publish-submit").click()
+    error = page.get_by_test_id("publish-error")
+    expect(error).to_be_visible()
+    expect(error).to_contain_text("expression")
+    page.get_by_test_id("publish-dialog-close").click()
+    expect(page.get_by_test_id("node-issues-big")).to_be_visible()
+    assert api.get(f"/api/workflows/{workflow_id}/versions/")["count"] == 0
+
+    page.get_by_test_id("open-run").click()
+    page.get_by_test_id("run-input-amount").fill("1")
+    page.get_by_test_id("run-submit").click()
+    expect(page.get_by_test_id("run-error")).to_be_visible()
+    assert api.get("/api/runs/", workflow=workflow_id)["count"] == 0
+
+
+def test_the_editor_in_the_dark_theme(page: Page, api: ApiClient) -> None:
+    workflow_id = create_workflow(api, chain_graph(), "Dark")
+    open_editor(page, workflow_id)
+    page.get_by_role("button", name="Switch to dark theme").click()
+    expect(page.locator("html")).to_have_attribute("data-theme", "dark")
+    select_node(page, "big")
+    page.get_by_test_id("field-expression").fill("")
+    expect(page.get_by_test_id("node-issues-big")).to_be_visible()
+    background = page.get_by_test_id("node-big").evaluate(
+        "(element) => getComputedStyle(element).backgroundColor"
+    )
+    assert background != "rgb(255, 255, 255)"

@@ -1,4 +1,5 @@
 import { useEffect, useMemo, useState } from "react";
+import { Link } from "react-router";
 
 import { ApiError } from "../api";
 import { fetchRun, startRun, type JsonObject, type JsonSchema, type JsonValue, type RunSummary } from "../api/editor";
@@ -109,7 +110,11 @@ export function RunDialog({ autosaver, onClose }: { autosaver: Autosaver | null;
       {run ? (
         <div data-testid="run-result" data-run-id={run.id} data-status={run.status}>
           <p>
-            Run <a href={`/runs/${run.id}`} data-testid="run-link">{run.id.slice(0, 8)}</a> is <strong data-testid="run-status">{run.status}</strong>
+            Run{" "}
+            <Link to={`/runs/${run.id}`} data-testid="run-link">
+              {run.id.slice(0, 8)}
+            </Link>{" "}
+            is <strong data-testid="run-status">{run.status}</strong>
             {run.is_draft ? " (draft)" : run.version ? ` (version ${run.version})` : ""}.
           </p>
           {run.status === "succeeded" && run.outputs !== null && <pre className="fd-code" data-testid="run-outputs">{JSON.stringify(run.outputs, null, 2)}</pre>}
@@ -118,9 +123,9 @@ export function RunDialog({ autosaver, onClose }: { autosaver: Autosaver | null;
             <button type="button" className="button button--quiet" onClick={() => setRun(null)}>
               Run again
             </button>
-            <button type="button" className="button" onClick={onClose}>
-              Close
-            </button>
+            <Link className="button" to={`/runs/${run.id}`} data-testid="run-open">
+              Open the run
+            </Link>
           </div>
         </div>
       ) : (

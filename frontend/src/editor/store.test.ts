@@ -132,6 +132,25 @@ describe("editor store", () => {
     expect(graph()).toStrictEqual(before);
   });
 
+  it("deletes selected edges alone, and keeps their nodes", () => {
+    store().onEdgesChange([{ type: "select", id: "e2", selected: true }]);
+    store().deleteSelection();
+    expect(ids()).toEqual(["start", "double", "big", "done"]);
+    expect(graph().edges.map((edge) => edge.id)).toEqual(["e1", "e3"]);
+    expect(store().issuesByNode.big?.messages).toEqual(["Big? is not reachable from the start.", "'double' does not always run before Big?."]);
+  });
+
+  it("moves a node into and out of a loop, dropping edges that would cross its boundary", () => {
+    store().load(workflow(loopGraph()), REGISTRY);
+    store().beginGesture();
+    store().moveIntoParent("wait", undefined, { x: 700, y: 400 });
+    expect(graph().nodes.find((node) => node.id === "wait")).toMatchObject({ position: { x: 700, y: 400 } });
+    expect(graph().nodes.find((node) => node.id === "wait")).not.toHaveProperty("parent");
+    expect(graph().edges.map((edge) => edge.id)).toEqual(["e1", "e3"]);
+    store().undo();
+    expect(graph()).toStrictEqual(loopGraph());
+  });
+
   it("deletes a loop with its body and every edge that touched them", () => {
     store().load(workflow(loopGraph()), REGISTRY);
     select("each");
