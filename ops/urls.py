@@ -6,4 +6,6 @@ from . import api
 
 urlpatterns = [
     path("ops/", api.OpsView.as_view(), name="ops"),
+    path("templates/", api.TemplateListView.as_view(), name="templates"),
+    path("templates/<slug:slug>/use/", api.UseTemplateView.as_view(), name="template-use"),
 ]

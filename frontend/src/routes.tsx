@@ -54,6 +54,7 @@ export const routes: RouteObject[] = [
           { path: "inbox", element: <InboxPage /> },
           { path: "agents", element: <AgentsPage /> },
           { path: "ops", lazy: () => import("./pages/ops/OpsPage").then((page) => ({ Component: page.default })) },
+          { path: "templates", lazy: () => import("./pages/templates/TemplatesPage").then((page) => ({ Component: page.default })) },
           { path: "*", element: <NotFoundPage /> },
         ],
       },

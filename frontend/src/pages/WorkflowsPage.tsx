@@ -143,6 +143,7 @@ export default function WorkflowsPage() {
   return (
     <section aria-labelledby="page-title" className="page">
       <PageHeader title="Workflows" description="Graphs of prompts, conditions, approvals and more that you can run.">
+        <Link to="/templates" className="button" data-testid="use-template">Use template</Link>
         <ImportButton onFile={importFile} isImporting={isImporting} />
         <button type="button" className="button button--primary" onClick={() => setIsCreating(true)}>
           New workflow
