@@ -124,7 +124,7 @@ def test_the_status_filter_decides_which_outcomes_fire(worker: Any, users: dict[
         inputs={"why": "{{ event.run.error.code }}", "status": "{{ event.run.status }}"},
     )
     failed = finished(start(source, owner))
-    assert failed.status == "failed"
+    assert failed.status == "failed" and failed.error is not None
     [fire] = fires_settled(on_failure, 1)
     assert fire.run is not None and fire.run.inputs == {"why": failed.error["code"], "status": "failed"}
     quiet_for(1.0)
