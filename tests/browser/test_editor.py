@@ -399,6 +399,16 @@ def test_publish_diff_and_roll_back(page: Page, api: ApiClient) -> None:
     expect(page.get_by_test_id("version-1")).to_have_attribute("data-active", "true")
     assert api.get(f"/api/workflows/{workflow_id}/")["active_version"] == 1
 
+    # Restoring a version puts its graph in the draft, as one undoable step.
+    edited = draft(api, workflow_id)
+    page.get_by_test_id("version-restore-1").click()
+    expect(node(page, "done")).to_contain_text("Done")
+    wait_saved(page)
+    assert draft(api, workflow_id) == first
+    page.keyboard.press("Control+z")
+    wait_saved(page)
+    assert draft(api, workflow_id) == edited
+
 
 def test_run_the_draft_with_the_generated_input_form(page: Page, api: ApiClient) -> None:
     workflow_id = create_workflow(api, chain_graph(), "Run")

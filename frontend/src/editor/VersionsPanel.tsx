@@ -1,7 +1,7 @@
 import { useCallback, useEffect, useState } from "react";
 
 import { ApiError } from "../api";
-import { activateVersion, listVersions, type VersionSummary } from "../api/editor";
+import { activateVersion, fetchVersion, listVersions, type VersionSummary } from "../api/editor";
 import type { VersionRef } from "./DiffView";
 import { useEditorStore } from "./store";
 
@@ -48,6 +48,17 @@ export function VersionsPanel({ refreshKey, onCompare }: { refreshKey: number; o
       await load();
     } catch (caught) {
       setError(caught instanceof ApiError ? caught.detail : "Could not activate the version.");
+    }
+  };
+
+  /** Puts a version's graph into the draft as one undoable edit (autosave then saves it). */
+  const restore = async (number: number) => {
+    if (!workflowId) return;
+    try {
+      const version = await fetchVersion(workflowId, number);
+      useEditorStore.getState().replaceGraph(version.graph);
+    } catch (caught) {
+      setError(caught instanceof ApiError ? caught.detail : "Could not load the version.");
     }
   };
 
@@ -98,6 +109,11 @@ export function VersionsPanel({ refreshKey, onCompare }: { refreshKey: number; o
               <button type="button" className="button button--quiet fd-small" onClick={() => onCompare(version.number, "draft")} data-testid={`version-diff-draft-${version.number}`}>
                 Compare with draft
               </button>
+              {canEdit && (
+                <button type="button" className="button button--quiet fd-small" onClick={() => void restore(version.number)} data-testid={`version-restore-${version.number}`} title="Replace the draft with this version (undo brings the draft back)">
+                  Restore to draft
+                </button>
+              )}
               {!version.is_active && canEdit && (
                 <button type="button" className="button button--quiet fd-small" onClick={() => void activate(version.number)} data-testid={`version-activate-${version.number}`}>
                   Activate
