@@ -5,9 +5,8 @@
  */
 import dagre from "@dagrejs/dagre";
 
-import type { FlowEdge, FlowNode } from "./mapping";
+import { CARD_SIZE, type FlowEdge, type FlowNode } from "./mapping";
 
-export const DEFAULT_NODE_SIZE = { width: 220, height: 76 };
 export const LOOP_PADDING = { top: 56, side: 32, bottom: 32 };
 const GAP = { rank: 80, node: 40 };
 
@@ -15,8 +14,8 @@ function sizeOf(node: FlowNode, sizes: Map<string, { width: number; height: numb
   const known = sizes.get(node.id);
   if (known) return known;
   return {
-    width: node.width ?? node.measured?.width ?? DEFAULT_NODE_SIZE.width,
-    height: node.height ?? node.measured?.height ?? DEFAULT_NODE_SIZE.height,
+    width: node.width ?? node.measured?.width ?? CARD_SIZE.width,
+    height: node.height ?? node.measured?.height ?? CARD_SIZE.height,
   };
 }
 

@@ -11,7 +11,7 @@
  */
 import type { Edge, Node } from "@xyflow/react";
 
-import type { GraphDocument, GraphEdge, GraphNode, JsonObject } from "../api/editor";
+import type { GraphDocument, GraphEdge, GraphNode } from "../api/editor";
 
 /** Everything a graph node holds except what React Flow owns. */
 export type NodeSpec = Omit<GraphNode, "id" | "position" | "parent" | "size">;
@@ -133,12 +133,4 @@ export function toGraph(nodes: FlowNode[], edges: FlowEdge[], meta: GraphMeta): 
   if (meta.variables !== undefined) doc.variables = meta.variables;
   if (meta.annotations !== undefined) doc.annotations = meta.annotations;
   return doc;
-}
-
-export function emptyGraph(): GraphDocument {
-  return { schema_version: 1, nodes: [], edges: [] };
-}
-
-export function configOf(spec: NodeSpec): JsonObject {
-  return spec.config ?? {};
 }

@@ -2,7 +2,7 @@
  * Reading the registry's config schemas: where the templates and expressions of a config are
  * (the `x-flowdeck` marks, as workflows/node_types.py walks them), and which handles a node has.
  */
-import type { GraphNode, JsonObject, JsonSchema, JsonValue, NodeTypeInfo } from "../api/editor";
+import type { JsonObject, JsonSchema, JsonValue, NodeTypeInfo } from "../api/editor";
 import type { NodeSpec } from "./mapping";
 
 export const ANNOTATION = "x-flowdeck";
@@ -138,21 +138,4 @@ export function acceptsInput(type: string): boolean {
 /** The config a freshly dropped node starts with: the schema defaults, deep-copied. */
 export function defaultConfig(info: NodeTypeInfo | undefined): JsonObject {
   return info ? structuredClone(info.defaults) : {};
-}
-
-/** Subschema at a property path (following properties, items and additionalProperties). */
-export function schemaAt(schema: JsonSchema | undefined, path: PathPart[]): JsonSchema | undefined {
-  let current = schema;
-  for (const part of path) {
-    if (!current) return undefined;
-    if (typeof part === "number") current = current.items;
-    else if (current.properties?.[part]) current = current.properties[part];
-    else if (current.additionalProperties && typeof current.additionalProperties === "object") current = current.additionalProperties;
-    else return undefined;
-  }
-  return current;
-}
-
-export function isGraphNodeInLoop(node: Pick<GraphNode, "parent">): boolean {
-  return node.parent !== undefined;
 }
