@@ -41,6 +41,23 @@ export function WorkflowPanel({ canEdit }: { canEdit: boolean }) {
       <p className="muted fd-panel__empty" data-testid="inspector-empty">
         Select one node to edit its settings. Drag nodes from the library, connect their handles, and press Delete to remove a selection.
       </p>
+      <details className="fd-shortcuts">
+        <summary>Keyboard shortcuts</summary>
+        <dl>
+          <dt>Ctrl/⌘ Z, Shift Ctrl/⌘ Z or Ctrl Y</dt>
+          <dd>Undo, redo</dd>
+          <dt>Ctrl/⌘ C, V, D</dt>
+          <dd>Copy, paste, duplicate the selection</dd>
+          <dt>Ctrl/⌘ A</dt>
+          <dd>Select every node</dd>
+          <dt>Delete or Backspace</dt>
+          <dd>Delete the selection (a loop with its body)</dd>
+          <dt>Shift + drag, Shift/Ctrl/⌘ + click</dt>
+          <dd>Select several</dd>
+          <dt>Ctrl + Space in a template field</dt>
+          <dd>List every name it can use</dd>
+        </dl>
+      </details>
       <h2 className="fd-panel__title">Variables</h2>
       <p className="fd-field__help">Constants read as vars.&lt;name&gt;; a run may override them.</p>
       {list.map((variable, index) => (
