@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import queue
+from collections.abc import Iterator
 from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
@@ -67,7 +68,20 @@ def now() -> datetime:
 
 
 @pytest.fixture
-def seeded(now: datetime) -> dict[str, Any]:
+def quiet_sweeps() -> Iterator[None]:
+    """A worker runtime left running by earlier tests sweeps every second; it must not record
+    its sweeps over the seeded ones while a test reads them."""
+    from executions.signals import sweep_finished
+
+    sweep_finished.disconnect(dispatch_uid="ops.sweeps.record")
+    try:
+        yield
+    finally:
+        sweeps.connect()
+
+
+@pytest.fixture
+def seeded(now: datetime, quiet_sweeps: None) -> dict[str, Any]:
     cache.clear()
     user_model = get_user_model()
     owner = user_model.objects.create_user("ops-owner", "o@example.com", "pw")
