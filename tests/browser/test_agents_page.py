@@ -38,6 +38,7 @@ def test_a_providers_secret_is_written_but_never_shown(page: Page, api: ApiClien
     page.get_by_test_id("provider-base-url").fill("http://127.0.0.1:9/v1")
     page.get_by_test_id("provider-api-key").fill(SECRET)
     page.get_by_test_id("provider-save").click()
+    expect(page.get_by_test_id("provider-form")).to_have_count(0)
 
     provider = provider_named(api, name)
     assert provider["has_api_key"] is True and "api_key" not in provider

@@ -394,3 +394,40 @@ def test_the_runs_page_filters_and_follows_runs_live(
     expect(page.get_by_test_id("runs-count")).to_have_text("2 runs")
     page.get_by_test_id(f"run-row-{run_id}").get_by_role("link").click()
     expect(page.get_by_test_id("run-view")).to_have_attribute("data-run-id", run_id)
+
+
+def test_loop_passes_and_parallel_branches_drill_down(page: Page, api: ApiClient) -> None:
+    document = json.loads((DEMO.parent / "2-document-review.json").read_text())
+    workflow_id = publish(api, "Review", document["graph"])
+    paragraphs = ["short one", "word " * 130, "another short paragraph"]
+    run_id = str(
+        api.post(
+            f"/api/workflows/{workflow_id}/runs/", {"inputs": {"title": "Doc", "paragraphs": paragraphs}}
+        )["id"]
+    )
+    page.goto(f"/runs/{run_id}")
+
+    expect(page.get_by_test_id("run-status")).to_have_attribute(
+        "data-status", "succeeded", timeout=LIVE_TIMEOUT_MS
+    )
+    expect(page.get_by_test_id("branches-reviews")).to_have_text("3/3 branches done")
+    expect(page.get_by_test_id("passes-paragraph_lengths")).to_have_attribute("data-succeeded", "3")
+    expect(page.get_by_test_id("passes-paragraph_lengths")).to_have_attribute("data-total", "3")
+    # No pass picked: the body node sums up its passes.
+    node_status(page, "measure").to_have_attribute("data-status", "succeeded")
+    expect(page.get_by_test_id("node-measure")).to_contain_text("3 succeeded")
+
+    page.get_by_test_id("node-paragraph_lengths").locator(".fd-loop__header").click()
+    passes = page.get_by_test_id("loop-passes-paragraph_lengths")
+    expect(passes).to_contain_text("3 total")
+    page.get_by_test_id("pass-paragraph_lengths-1").click()
+    rows = page.get_by_test_id("pass-rows-paragraph_lengths")
+    expect(rows).to_contain_text("measure")
+    expect(rows).to_contain_text('"too_long":true')
+    expect(page.get_by_test_id("passes-paragraph_lengths")).to_contain_text("showing pass 1")
+
+    rows.get_by_role("button", name="measure").click()
+    inspector = page.get_by_test_id("node-inspector")
+    expect(inspector).to_have_attribute("data-scope", "paragraph_lengths[1]")
+    expect(page.get_by_test_id("inspector-output")).to_contain_text('"words": 130')
+    assert api.get(f"/api/runs/{run_id}/")["outputs"]["long_paragraphs"] == [1]
