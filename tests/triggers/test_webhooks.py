@@ -6,6 +6,7 @@ Every refusal is checked to have changed nothing (no run, no firing, no trigger 
 from __future__ import annotations
 
 import json
+import logging
 import threading
 import time
 from collections.abc import Callable
@@ -17,7 +18,7 @@ from django.db import close_old_connections
 from django.test import Client, override_settings
 from django.utils import timezone
 
-from executions.models import Run
+from executions.models import OutboxMessage, Run, RunEvent
 from tests.triggers.helpers import deliver, echo_graph, ledger, published, share
 from triggers import services
 from triggers.models import Trigger, TriggerFire
@@ -416,3 +417,36 @@ def test_wait_s_answers_202_when_the_run_is_still_going(
     body = response.json()
     assert set(body) == {"run_id", "status"} and body["status"] in {"pending", "running", "waiting"}
     api_client_for(users["owner"]).post(f"/api/runs/{body['run_id']}/cancel/")
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_secret_never_reaches_runs_events_or_logs(
+    worker: Any, users: dict[str, Any], api_client_for: Any, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.DEBUG)
+    workflow = published(users["owner"])
+    client = api_client_for(users["owner"])
+    created = client.post(
+        f"/api/workflows/{workflow.pk}/triggers/", {"kind": "webhook"}, format="json"
+    ).json()
+    rotated = client.post(
+        f"/api/workflows/{workflow.pk}/triggers/{created['id']}/rotate-secret/", {}, format="json"
+    ).json()
+    token = Trigger.objects.get(pk=created["id"]).token
+    assert token is not None
+    answer = deliver(Client(), token, TICKET, [created["secret"], rotated["secret"]], query="?wait_s=30")
+    assert answer.status_code == 200
+    deliver(Client(), token, TICKET, "whsec_wrong")
+    stored = json.dumps(
+        [
+            list(Run.objects.values()),
+            list(RunEvent.objects.values("type", "data")),
+            list(OutboxMessage.objects.values("payload")),
+            list(TriggerFire.objects.values()),
+            client.get(f"/api/runs/{answer.json()['run_id']}/").json(),
+            client.get(f"/api/workflows/{workflow.pk}/export/").json(),
+        ],
+        default=str,
+    )
+    for secret in (created["secret"], rotated["secret"]):
+        assert secret not in stored and secret not in caplog.text
