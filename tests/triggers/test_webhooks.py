@@ -212,7 +212,7 @@ def test_an_oversized_body_is_413(hook: dict[str, Any], client: Client) -> None:
 
 
 @override_settings(TRIGGER_WEBHOOK_MAX_BODY_BYTES=64)
-def test_a_body_longer_than_its_declared_length_is_cut_and_refused_unsigned(
+def test_a_declared_length_over_the_cap_is_413_before_the_body_is_read(
     hook: dict[str, Any], client: Client
 ) -> None:
     before = ledger()
