@@ -1,5 +1,7 @@
 import { type ReactNode, useEffect, useId, useRef } from "react";
 
+const FOCUSABLE = "a[href], button, input, textarea, select, [tabindex]:not([tabindex='-1'])";
+
 interface DialogProps {
   title: string;
   onClose: () => void;
@@ -7,8 +9,8 @@ interface DialogProps {
 }
 
 /**
- * A modal dialog: focus moves into it, Escape and the backdrop close it, and focus returns to
- * whatever had it before (the button that opened it).
+ * A modal dialog: focus moves into it and Tab keeps it there, Escape and the backdrop close it,
+ * and focus returns to whatever had it before (the button that opened it).
  */
 export function Dialog({ title, onClose, children }: DialogProps) {
   const titleId = useId();
@@ -21,7 +23,25 @@ export function Dialog({ title, onClose, children }: DialogProps) {
     const first = panel.current?.querySelector<HTMLElement>("input, textarea, select, button");
     (first ?? panel.current)?.focus();
     const onKeyDown = (event: KeyboardEvent) => {
-      if (event.key === "Escape") onCloseRef.current();
+      if (event.key === "Escape") {
+        onCloseRef.current();
+        return;
+      }
+      // Tab stays inside the dialog while it is open (it is modal).
+      if (event.key !== "Tab" || !panel.current) return;
+      const focusable = [...panel.current.querySelectorAll<HTMLElement>(FOCUSABLE)].filter(
+        (element) => !element.hasAttribute("disabled"),
+      );
+      const first = focusable[0];
+      const last = focusable[focusable.length - 1];
+      if (!first || !last) return;
+      if (event.shiftKey && document.activeElement === first) {
+        event.preventDefault();
+        last.focus();
+      } else if (!event.shiftKey && document.activeElement === last) {
+        event.preventDefault();
+        first.focus();
+      }
     };
     document.addEventListener("keydown", onKeyDown);
     return () => {
