@@ -315,15 +315,19 @@ def sweep(now: datetime) -> int:
     """Resume parents still waiting on a child that finished, and cancel live children whose
     parent node no longer waits for them. Both re-check under the run lock before acting."""
     cutoff = now - timedelta(seconds=settings.ENGINE_STALE_AFTER_S)
-    finished = list(
-        Run.objects.filter(
-            parent_node__status=NodeStatus.WAITING,
-            parent_node__wait_reason=WAIT_REASON,
-            status__in=TERMINAL_RUN,
-            finished_at__lt=cutoff,
-        ).values_list("pk", flat=True)[:BATCH]
+    finished = Run.objects.filter(
+        parent_node__status=NodeStatus.WAITING,
+        parent_node__wait_reason=WAIT_REASON,
+        status__in=TERMINAL_RUN,
+        finished_at__lt=cutoff,
+    ).values_list("pk", "parent_node__state")[:BATCH]
+    acted = sum(
+        1
+        for child_id, node_state in finished
+        # An older child of a node that was retried since matches too; skip it without locking.
+        if ((node_state or {}).get("wait") or {}).get("child_run_id") == str(child_id)
+        and resume_parent(child_id)
     )
-    acted = sum(1 for child_id in finished if resume_parent(child_id))
     live = Run.objects.filter(
         parent_node__isnull=False, status__in=LIVE_RUN, updated_at__lt=cutoff
     ).values_list("pk", "parent_run_id", "parent_node__status", "parent_node__state")[:BATCH]

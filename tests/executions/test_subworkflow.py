@@ -317,3 +317,38 @@ def test_a_child_slower_than_the_node_timeout_fails_the_node_and_is_cancelled(
     waiting = RunEvent.objects.get(run_id=parent["id"], node_id="sub", type="node.waiting")
     assert set(waiting.data) == {"reason", "child_run_id", "due_at"}
     assert not Timer.objects.filter(run__workflow__in=[child_flow, parent_flow]).exists()
+
+
+def test_retrying_the_parent_starts_a_new_child_on_the_active_version(
+    worker: Any, users: dict[str, Any], api_client_for: Any
+) -> None:
+    from executions import recovery
+
+    child_flow = child_workflow(
+        users["owner"], node("work", "noop", {"fail_times": 1, "fail_retryable": False})
+    )
+    parent_flow = publish(
+        users["owner"], parent_graph({"workflow": child_flow.pk, "inputs": {"x": "{{ 6 }}"}}), "parent"
+    )
+    client = api_client_for(users["owner"])
+    failed = start(client, parent_flow)
+    assert failed["status"] == "failed" and failed["error"]["code"] == "subworkflow_failed"
+    fixed = dict(child_flow.graph)
+    fixed["nodes"] = [
+        node("work", "noop", {"output": "fixed"}) if item["id"] == "work" else item for item in fixed["nodes"]
+    ]
+    child_flow.graph = fixed
+    child_flow.save()
+    workflow_services.publish_workflow(child_flow, author=users["owner"])
+
+    assert client.post(f"/api/runs/{failed['id']}/retry/", {}, format="json").status_code == 200
+    parent = until(lambda: Run.objects.filter(pk=failed["id"], status="succeeded").first())
+
+    assert parent.outputs == {"got": {"doubled": 12}}
+    first, second = Run.objects.filter(workflow=child_flow).order_by("created_at")
+    assert (first.status, first.version.number if first.version else None) == ("failed", 1)
+    assert (second.status, second.version.number if second.version else None) == ("succeeded", 2)
+    assert first.parent_node_id == second.parent_node_id
+    detail = client.get(f"/api/runs/{parent.pk}/").json()
+    assert {row["node_id"]: row["child_run"] for row in detail["node_runs"]}["sub"] == str(second.pk)
+    assert recovery.sweep()["subworkflows"] == 0
