@@ -233,7 +233,7 @@ export default function RunsPage() {
                   </Link>
                 </td>
                 <td>
-                  {run.workflow_name} <span className="muted">{run.is_draft ? "draft" : run.version !== null ? `v${run.version}` : ""}</span>
+                  <Link to={`/workflows/${run.workflow}`}>{run.workflow_name}</Link> <span className="muted">{run.is_draft ? "draft" : run.version !== null ? `v${run.version}` : ""}</span>
                 </td>
                 <td>
                   <RunStatusBadge status={run.status} />

@@ -203,7 +203,10 @@ export function NodeInspector({ runId, canControl }: { runId: string; canControl
       </p>
       {status === "waiting" && live.waitReason === "approval" && (
         <p className="notice notice--info">
-          Waits for an approval{live.dueAt ? `, due ${formatDateTime(live.dueAt)}` : ""}. <Link to="/inbox">Open the inbox</Link>
+          Waits for an approval{live.dueAt ? `, due ${formatDateTime(live.dueAt)}` : ""}.{" "}
+          <Link to={live.approvalId ? `/inbox?approval=${encodeURIComponent(live.approvalId)}` : "/inbox"} data-testid="inspector-approval-link">
+            Open it in the inbox
+          </Link>
         </p>
       )}
       {status === "waiting" && live.waitReason && live.waitReason !== "approval" && <p className="notice notice--info">Waits for {live.waitReason === "timer" ? "its timer" : "an external agent"}.</p>}
