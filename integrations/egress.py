@@ -31,6 +31,7 @@ import ipaddress
 import logging
 import re
 import socket
+import ssl
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -473,6 +474,8 @@ class OutboundRequest:
     max_response_bytes: int = 1024 * 1024
     #: Extra header names (lower case) that carry secrets: dropped when a redirect leaves the origin.
     sensitive_headers: frozenset[str] = frozenset()
+    #: TLS verification: True (the system's trust store), or a context trusting a private CA.
+    verify: ssl.SSLContext | bool = True
 
 
 @dataclass
@@ -511,7 +514,7 @@ def send(
     sensitive = ALWAYS_SENSITIVE_HEADERS | {name.lower() for name in request.sensitive_headers}
 
     with httpx2.Client(
-        transport=httpx2.HTTPTransport(retries=0, trust_env=False),
+        transport=httpx2.HTTPTransport(verify=request.verify, retries=0, trust_env=False),
         trust_env=False,
         follow_redirects=False,
     ) as client:

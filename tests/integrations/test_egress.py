@@ -7,7 +7,9 @@ from __future__ import annotations
 import ipaddress
 import json
 import socket
+import ssl
 from collections.abc import Callable, Sequence
+from pathlib import Path
 
 import pytest
 
@@ -22,7 +24,7 @@ from integrations.egress import (
     refusal_reason,
     send,
 )
-from tests.integrations.support import Canary, Received, Reply, canary, local_server
+from tests.integrations.support import Canary, Received, Reply, canary, local_server, self_signed_certificate
 
 NO_POLICY = EgressPolicy()
 
@@ -305,6 +307,35 @@ def test_the_checked_address_is_the_one_connected_to_and_the_name_is_sent_as_hos
     assert response.status == 200
     assert response.body == f"pinned.test:{server.port}".encode()
     assert calls == ["pinned.test"]
+
+
+def test_tls_is_verified_against_the_name_while_connecting_to_the_pinned_address(tmp_path: Path) -> None:
+    """The certificate names only `secure.test`; the connection goes to 127.0.0.1. The handshake
+    succeeds only because SNI and verification use the name, and fails for any other name."""
+    certificate, key = self_signed_certificate(tmp_path, "secure.test")
+    server_tls = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    server_tls.load_cert_chain(certificate, key)
+    trust = ssl.create_default_context(cafile=str(certificate))
+    policy = EgressPolicy.from_entries(["secure.test", "other.test"])
+    resolver = resolver_of({"secure.test": ["127.0.0.1"], "other.test": ["127.0.0.1"]})
+    with local_server(tls=server_tls) as server:
+        server.routes["/hello"] = lambda request: Reply(200, {}, request.headers["host"].encode())
+
+        response = send(
+            OutboundRequest("GET", f"https://secure.test:{server.port}/hello", verify=trust),
+            policy=policy,
+            resolver=resolver,
+        )
+        with pytest.raises(OutboundError) as caught:
+            send(
+                OutboundRequest("GET", f"https://other.test:{server.port}/hello", verify=trust),
+                policy=policy,
+                resolver=resolver,
+            )
+
+    assert (response.status, response.body) == (200, f"secure.test:{server.port}".encode())
+    assert caught.value.kind == "connection"
+    assert len(server.received) == 1
 
 
 def test_https_keeps_the_name_for_sni() -> None:
