@@ -392,7 +392,7 @@ def test_the_runs_page_filters_and_follows_runs_live(
     expect(page.get_by_test_id("runs-count")).to_have_text("0 runs")
     page.get_by_test_id("filter-source").select_option("api")
     expect(page.get_by_test_id("runs-count")).to_have_text("2 runs")
-    page.get_by_test_id(f"run-row-{run_id}").get_by_role("link").click()
+    page.get_by_test_id(f"run-row-{run_id}").get_by_role("link", name=run_id[:8]).click()
     expect(page.get_by_test_id("run-view")).to_have_attribute("data-run-id", run_id)
 
 
