@@ -42,6 +42,9 @@ export interface RunListItem {
   started_at: string | null;
   finished_at: string | null;
   end_node_id: string | null;
+  /** Set when a `subworkflow` node of another run started this one. */
+  parent_run?: string | null;
+  parent_node?: string | null;
 }
 
 export interface NodeError {
@@ -102,6 +105,8 @@ export interface NodeRunRow {
   finished_at: string | null;
   current_attempt: AttemptSummary | null;
   passes: LoopPasses | null;
+  /** A `subworkflow` node's latest child run. */
+  child_run?: string | null;
 }
 
 export interface NodeRunDetail extends NodeRunRow {

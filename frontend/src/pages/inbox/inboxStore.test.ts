@@ -125,5 +125,6 @@ describe("useInbox", () => {
     useInbox.getState().applyMessage(upsert(approval("n")));
     useInbox.getState().applyMessage(remove(approval("a", { status: "cancelled" })));
     expect(useInbox.getState().items.map((item) => item.id)).toEqual(["n"]);
+    expect(useInbox.getState().history.map((item) => [item.id, item.status])).toEqual([["a", "cancelled"]]);
   });
 });

@@ -67,7 +67,8 @@ export const useInbox = create<InboxState>()((set) => ({
   applyMessage: (message) =>
     set((state) => {
       const approval = message.approval as unknown as Approval;
-      const history = approval.status !== "pending" && state.history.some((item) => item.id === approval.id) ? mergeHistory(state.history, [approval]) : state.history;
+      // Decided (by anyone, or timed out): it belongs in the history from now on.
+      const history = approval.status !== "pending" ? mergeHistory(state.history, [approval]) : state.history;
       return { items: applyInboxMessage(state.items, message, state.me), history };
     }),
   applyOwn: (approval) =>

@@ -237,6 +237,13 @@ export function NodeInspector({ runId, canControl }: { runId: string; canControl
         </>
       )}
       {spec?.type === "loop" && <LoopPasses runId={runId} loopId={selection.nodeId} scope={selection.scope} />}
+      {detail?.child_run && (
+        <p>
+          <Link to={`/runs/${detail.child_run}`} data-testid="inspector-child-run">
+            Open the sub-workflow's run
+          </Link>
+        </p>
+      )}
       {detail && (
         <>
           {detail.error && (

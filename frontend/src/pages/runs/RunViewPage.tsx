@@ -187,6 +187,13 @@ function RunView({ runId }: { runId: string }) {
         <div>
           <p className="muted run-page__crumbs">
             <Link to="/runs">Runs</Link> / {run.workflow_name}
+            {run.parent_run && (
+              <>
+                {" "}
+                · started by <Link to={`/runs/${run.parent_run}`}>run {run.parent_run.slice(0, 8)}</Link>
+                {run.parent_node && ` (${run.parent_node})`}
+              </>
+            )}
           </p>
           <h1 id="page-title">
             Run <code>{run.id.slice(0, 8)}</code> <RunStatusBadge status={status} testId="run-status" />
