@@ -76,6 +76,14 @@ def _as_text(value: Any) -> str:
     return value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)
 
 
+def _decode(body: bytes, charset: str | None) -> str:
+    """The body as text in its declared charset (UTF-8 when none, or an unknown one, is declared)."""
+    try:
+        return body.decode(charset or "utf-8", errors="replace")
+    except LookupError:
+        return body.decode("utf-8", errors="replace")
+
+
 def _with_query(url: str, pairs: list[tuple[str, str]]) -> str:
     if not pairs:
         return url
@@ -181,7 +189,7 @@ class HttpHandler:
             code, retryable = _OUTBOUND_ERRORS.get(error.kind, ("connection_error", True))
             raise NodeError(code, secrets.scrub(error.message), retryable=retryable) from None
         latency_ms = int((time.monotonic() - started) * 1000)
-        text = secrets.scrub(response.body.decode(response.charset or "utf-8", errors="replace"))
+        text = secrets.scrub(_decode(response.body, response.charset))
         host = urlsplit(response.url).hostname or "The server"
         if not 200 <= response.status < 400:
             raise classify_status(response.status, response.headers, text, host)

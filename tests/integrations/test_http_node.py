@@ -353,3 +353,11 @@ def test_an_unknown_credential_fails_the_node(
     assert run["error"]["code"] == "unknown_credential"
     assert run["error"]["message"] == "There is no credential 'nope'."
     assert server.received == []
+
+
+def test_bodies_are_decoded_in_their_declared_charset() -> None:
+    from executions.handlers.http import _decode
+
+    assert _decode("café".encode("latin-1"), "latin-1") == "café"
+    assert _decode("café".encode(), None) == "café"
+    assert _decode("café".encode(), "no-such-charset") == "café"
