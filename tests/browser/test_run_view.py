@@ -416,6 +416,10 @@ def test_loop_passes_and_parallel_branches_drill_down(page: Page, api: ApiClient
     # No pass picked: the body node sums up its passes.
     node_status(page, "measure").to_have_attribute("data-status", "succeeded")
     expect(page.get_by_test_id("node-measure")).to_contain_text("3 succeeded")
+    # Clicking it shows its first pass.
+    page.get_by_test_id("node-measure").click()
+    expect(page.get_by_test_id("node-inspector")).to_have_attribute("data-scope", "paragraph_lengths[0]")
+    expect(page.get_by_test_id("inspector-output")).to_contain_text('"words": 2')
 
     page.get_by_test_id("node-paragraph_lengths").locator(".fd-loop__header").click()
     passes = page.get_by_test_id("loop-passes-paragraph_lengths")

@@ -54,9 +54,13 @@ export function RunGraph() {
         elementsSelectable={false}
         deleteKeyCode={null}
         onNodeClick={(_event, node) => {
-          const state = useRunView.getState();
-          const scope = scopeOf(node.id, state.parentOf, state.selectedPass);
-          select({ nodeId: node.id, scope: scope ?? "" });
+          // A body node is shown in one pass: without a pass picked yet, its loops show their first.
+          let state = useRunView.getState();
+          for (let loopId = state.parentOf[node.id]; loopId !== undefined; loopId = state.parentOf[loopId]) {
+            if (state.selectedPass[loopId] === undefined || state.selectedPass[loopId] === null) state.selectPass(loopId, 0);
+          }
+          state = useRunView.getState();
+          select({ nodeId: node.id, scope: scopeOf(node.id, state.parentOf, state.selectedPass) ?? "" });
         }}
         onPaneClick={() => select(null)}
         fitView
