@@ -4,7 +4,9 @@ the editor saved, not what it shows."""
 
 from __future__ import annotations
 
+import json
 import time
+from pathlib import Path
 from typing import Any
 
 from playwright.sync_api import Locator, Page, expect
@@ -583,3 +585,20 @@ def test_the_editor_in_the_dark_theme(page: Page, api: ApiClient) -> None:
         "(element) => getComputedStyle(element).backgroundColor"
     )
     assert background != "rgb(255, 255, 255)"
+
+
+def test_opening_shows_the_servers_problems_and_the_unit_tests_use_its_registry(
+    page: Page, api: ApiClient
+) -> None:
+    graph = chain_graph()
+    graph["nodes"][2]["config"]["expression"] = "nodes.double.output.total >"
+    workflow_id = create_workflow(api, graph, "Opened invalid")
+    open_editor(page, workflow_id)
+    # Only the server parses expressions: its check of the saved draft arrives after opening.
+    expect(page.get_by_test_id("node-issues-big")).to_be_visible()
+    expect(page.get_by_test_id("save-status")).to_have_attribute("data-status", "saved")
+
+    # The front end's unit tests run against a copy of the registry; it must not drift.
+    fixture = Path(__file__).resolve().parents[2] / "frontend/src/editor/testing/node-types.json"
+    registry = [item for item in api.get("/api/node-types/") if item["type"] != "noop"]
+    assert json.loads(fixture.read_text()) == registry

@@ -6,7 +6,7 @@ import { useCallback, useEffect, useRef, useState } from "react";
 import { useParams } from "react-router";
 
 import { ApiError } from "../../api";
-import { loadEditor } from "../../api/editor";
+import { loadEditor, validateGraph } from "../../api/editor";
 import { ApiErrorNotice } from "../../components/ApiErrorNotice";
 import { useDocumentTitle } from "../../hooks/useDocumentTitle";
 import { Autosaver } from "../../editor/autosave";
@@ -142,6 +142,14 @@ export default function EditorPage() {
         useEditorStore.getState().load(workflow, registry);
         performance.mark("flowdeck:editor-loaded");
         setState({ status: "ready" });
+        // The server's full check of the saved draft (expressions, schemas, agents, people), shown
+        // unless the designer has already changed something (the autosave then brings a newer one).
+        validateGraph(workflowId)
+          .then((result) => {
+            const store = useEditorStore.getState();
+            if (!cancelled && store.changeCount === 0) store.setServerIssues(result.errors);
+          })
+          .catch(() => undefined);
       })
       .catch((error: unknown) => {
         if (cancelled) return;
