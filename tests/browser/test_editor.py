@@ -5,6 +5,7 @@ the editor saved, not what it shows."""
 from __future__ import annotations
 
 import json
+import re
 import time
 from pathlib import Path
 from typing import Any
@@ -430,6 +431,9 @@ def test_run_the_draft_with_the_generated_input_form(page: Page, api: ApiClient)
     expect(page.get_by_test_id("run-link")).to_have_attribute("href", f"/runs/{run_id}")
     run = api.get(f"/api/runs/{run_id}/")
     assert (run["is_draft"], run["inputs"], run["outputs"]) == (True, {"amount": 80}, {"total": 160})
+
+    page.get_by_test_id("run-open").click()
+    expect(page).to_have_url(re.compile(rf"/runs/{run_id}$"))
 
 
 def test_export_and_reimport_give_the_same_graph(page: Page, api: ApiClient, tmp_path: Any) -> None:
