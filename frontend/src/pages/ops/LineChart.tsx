@@ -1,6 +1,6 @@
 import { memo } from "react";
 
-import { axisMax, linePath, ticks, xAt, type Plot } from "./chartScale";
+import { axisMax, linePath, points, ticks, xAt, type Plot } from "./chartScale";
 
 export interface ChartSeries {
   label: string;
@@ -67,13 +67,26 @@ export const LineChart = memo(function LineChart({
           })}
           {labels.map((label, index) =>
             shown.has(index) ? (
-              <text key={index} className="ops-chart__label" x={xAt(index, count, PLOT)} y={PLOT.height + 16} textAnchor="middle">
+              <text
+                key={index}
+                className="ops-chart__label"
+                x={xAt(index, count, PLOT)}
+                y={PLOT.height + 16}
+                textAnchor={index === 0 && count > 1 ? "start" : index === count - 1 && count > 1 ? "end" : "middle"}
+              >
                 {label}
               </text>
             ) : null,
           )}
           {series.map((item) => (
-            <path key={item.label} className={`ops-chart__line ${item.className}`} d={linePath(item.values, max, PLOT)} />
+            <g key={item.label} className={item.className}>
+              <path className="ops-chart__line" d={linePath(item.values, max, PLOT)} />
+              {points(item.values, max, PLOT).map((point) => (
+                <circle key={point.index} className="ops-chart__point" cx={point.x} cy={point.y} r={3}>
+                  <title>{`${labels[point.index] ?? ""}: ${format(item.values[point.index] ?? 0)}`}</title>
+                </circle>
+              ))}
+            </g>
           ))}
         </g>
       </svg>

@@ -215,7 +215,7 @@ export default function OpsPage() {
               title="Run failure rate"
               testId="ops-chart-failures"
               labels={labels}
-              floor={0.01}
+              floor={0.1}
               format={(value) => formatRate(value)}
               series={[{ label: "failed / finished", className: "ops-series--danger", values: figures.series.map((point) => point.failure_rate) }]}
             />

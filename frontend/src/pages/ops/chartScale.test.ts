@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 
-import { axisMax, formatDuration, formatRate, linePath, niceCeiling, ticks, xAt, yAt } from "./chartScale";
+import { axisMax, formatDuration, formatRate, linePath, niceCeiling, points, tickCount, ticks, xAt, yAt } from "./chartScale";
 
 const plot = { width: 100, height: 50 };
 
@@ -23,9 +23,13 @@ describe("niceCeiling", () => {
 });
 
 describe("axes", () => {
-  it("spreads ticks from zero to the maximum", () => {
-    expect(ticks(1000)).toEqual([0, 250, 500, 750, 1000]);
+  it("spreads ticks from zero to the maximum in round steps", () => {
+    expect(ticks(1000)).toEqual([0, 200, 400, 600, 800, 1000]);
+    expect(ticks(50)).toEqual([0, 10, 20, 30, 40, 50]);
+    expect(ticks(2.5)).toEqual([0, 0.5, 1, 1.5, 2, 2.5]);
+    expect(ticks(0.2)).toEqual([0, 0.05, 0.1, 0.15, 0.2]);
     expect(ticks(0.2, 2)).toEqual([0, 0.1, 0.2]);
+    expect(tickCount(0)).toBe(4);
   });
   it("takes the largest value of every series, ignoring gaps, with a floor", () => {
     expect(axisMax([[1, null, 40], [null, 120]])).toBe(200);
@@ -53,6 +57,12 @@ describe("linePath", () => {
   it("breaks the line at a gap instead of drawing a zero", () => {
     expect(linePath([10, null, 0, 10, null], 10, plot)).toBe("M0,0 L0,0 M50,50 L75,0");
   });
+  it("places a marker on every value, none on gaps", () => {
+    expect(points([null, 5, null, 10], 10, plot)).toEqual([
+      { index: 1, x: 33.33, y: 25 },
+      { index: 3, x: 100, y: 0 },
+    ]);
+  });
   it("draws nothing for a series of gaps", () => {
     expect(linePath([null, null], 10, plot)).toBe("");
   });
@@ -70,5 +80,6 @@ describe("formatting", () => {
     expect(formatRate(0)).toBe("0 %");
     expect(formatRate(1)).toBe("100 %");
     expect(formatRate(0.125)).toBe("12.5 %");
+    expect(formatRate(0.1)).toBe("10 %");
   });
 });

@@ -19,8 +19,15 @@ export function niceCeiling(value: number): number {
   return 10 * magnitude;
 }
 
+/** How many steps split a nice maximum into round ticks: 2 → 0.5 steps, 1/2.5/5 → fifths. */
+export function tickCount(max: number): number {
+  if (!Number.isFinite(max) || max <= 0) return 4;
+  const mantissa = Number((max / 10 ** Math.floor(Math.log10(max))).toPrecision(6));
+  return mantissa === 2 ? 4 : 5;
+}
+
 /** `count + 1` evenly spaced ticks from 0 to `max` inclusive. */
-export function ticks(max: number, count = 4): number[] {
+export function ticks(max: number, count = tickCount(max)): number[] {
   return Array.from({ length: count + 1 }, (_, index) => Number(((max * index) / count).toPrecision(12)));
 }
 
@@ -68,6 +75,15 @@ export function linePath(values: (number | null)[], max: number, plot: Plot): st
   return parts.join(" ");
 }
 
+/** The points of a series that have a value, placed on the plot (drawn as markers). */
+export function points(values: (number | null)[], max: number, plot: Plot): { index: number; x: number; y: number }[] {
+  const placed: { index: number; x: number; y: number }[] = [];
+  values.forEach((value, index) => {
+    if (value !== null) placed.push({ index, x: round(xAt(index, values.length, plot)), y: round(yAt(value, max, plot)) });
+  });
+  return placed;
+}
+
 function round(value: number): number {
   return Math.round(value * 100) / 100;
 }
@@ -82,5 +98,5 @@ export function formatDuration(ms: number | null): string {
 /** "12.5 %", "—" for no value. */
 export function formatRate(rate: number | null): string {
   if (rate === null) return "—";
-  return `${(rate * 100).toFixed(rate === 0 || rate === 1 ? 0 : 1)} %`;
+  return `${(rate * 100).toFixed(1).replace(/\.0$/, "")} %`;
 }
