@@ -435,3 +435,31 @@ def test_loop_passes_and_parallel_branches_drill_down(page: Page, api: ApiClient
     expect(inspector).to_have_attribute("data-scope", "paragraph_lengths[1]")
     expect(page.get_by_test_id("inspector-output")).to_contain_text('"words": 130')
     assert api.get(f"/api/runs/{run_id}/")["outputs"]["long_paragraphs"] == [1]
+
+
+ADD_TO_GROUP = """
+from django.contrib.auth import get_user_model
+from django.contrib.auth.models import Group
+group, _ = Group.objects.get_or_create(name="{group}")
+get_user_model().objects.get(username="{username}").groups.add(group)
+"""
+
+
+def test_a_viewer_watches_without_the_controls(
+    login_as: Any, flowdeck_server: LiveServer, api: ApiClient, demo: int
+) -> None:
+    flowdeck_server.manage("shell", "-c", ADD_TO_GROUP.format(group="run-watchers", username="alice"))
+    api.patch(f"/api/workflows/{demo}/", {"grants": [{"group": "run-watchers", "role": "viewer"}]})
+    run_id = start_run(api, demo, "The site is down")
+    alice = login_as("alice")
+
+    alice.goto(f"/runs/{run_id}")
+
+    node_status(alice, "escalate").to_have_attribute("data-status", "waiting", timeout=LIVE_TIMEOUT_MS)
+    expect(alice.get_by_test_id("open-in-editor")).to_be_visible()
+    expect(alice.get_by_test_id("run-cancel")).to_have_count(0)
+    expect(alice.get_by_test_id("run-rerun")).to_have_count(0)
+    api.post(f"/api/runs/{run_id}/cancel/")
+    expect(alice.get_by_test_id("run-status")).to_have_attribute(
+        "data-status", "cancelled", timeout=LIVE_TIMEOUT_MS
+    )

@@ -7,7 +7,7 @@ import { useEffect, useRef, useState } from "react";
 import { Link, useNavigate, useParams } from "react-router";
 
 import { ApiError } from "../../api";
-import { fetchNodeTypes } from "../../api/editor";
+import { fetchNodeTypes, fetchWorkflow } from "../../api/editor";
 import {
   cancelRun,
   connectRunEvents,
@@ -54,7 +54,10 @@ function useLiveRun(runId: string) {
   }, [runId, reset, setLive]);
 }
 
-function RunControls({ run, status, onError }: { run: RunDetail; status: RunStatus; onError: (error: unknown) => void }) {
+/** Roles that may cancel, pause, resume, retry and re-run (DESIGN §7: the runner role and up). */
+const CONTROLLING_ROLES = new Set(["owner", "editor", "runner"]);
+
+function RunControls({ run, status, canControl, onError }: { run: RunDetail; status: RunStatus; canControl: boolean; onError: (error: unknown) => void }) {
   const navigate = useNavigate();
   const [busy, setBusy] = useState<string | null>(null);
   const act = async (name: string, action: () => Promise<unknown>) => {
@@ -68,6 +71,15 @@ function RunControls({ run, status, onError }: { run: RunDetail; status: RunStat
     }
   };
   const isTerminal = TERMINAL_RUN_STATUSES.has(status);
+  if (!canControl) {
+    return (
+      <div className="run-controls">
+        <Link className="button button--quiet" to={`/workflows/${run.workflow}`} data-testid="open-in-editor">
+          Open in editor
+        </Link>
+      </div>
+    );
+  }
   return (
     <div className="run-controls" role="toolbar" aria-label="Run controls">
       {(status === "running" || status === "waiting") && (
@@ -132,6 +144,7 @@ function RunView({ runId }: { runId: string }) {
   const hasGraph = useRunView((state) => state.graph !== null);
   const setGraph = useRunView((state) => state.setGraph);
   const hasLoadedGraph = useRef(false);
+  const [role, setRole] = useState<string | null>(null);
   const status: RunStatus | null = liveStatus ?? run?.status ?? null;
   useDocumentTitle(run ? `Run of ${run.workflow_name}` : "Run");
 
@@ -149,8 +162,9 @@ function RunView({ runId }: { runId: string }) {
         const detail = await fetchRunDetail(runId, controller.signal);
         setRun(detail);
         if (!hasLoadedGraph.current) {
-          const registry = await fetchNodeTypes(controller.signal);
+          const [registry, workflow] = await Promise.all([fetchNodeTypes(controller.signal), fetchWorkflow(detail.workflow, controller.signal).catch(() => null)]);
           setGraph(detail.graph, registry);
+          setRole(workflow?.role ?? null);
           hasLoadedGraph.current = true;
         }
       } catch (error) {
@@ -181,6 +195,7 @@ function RunView({ runId }: { runId: string }) {
     );
   }
   const isActive = !TERMINAL_RUN_STATUSES.has(status);
+  const canControl = role !== null && CONTROLLING_ROLES.has(role);
   return (
     <section className="page run-page" aria-labelledby="page-title" data-testid="run-view" data-run-id={run.id} data-status={status}>
       <div className="page-header">
@@ -208,7 +223,7 @@ function RunView({ runId }: { runId: string }) {
           </p>
         </div>
         <div className="page-header__actions">
-          <RunControls run={run} status={status} onError={(error) => setActionError(asApiError(error))} />
+          <RunControls run={run} status={status} canControl={canControl} onError={(error) => setActionError(asApiError(error))} />
         </div>
       </div>
       {actionError && <ApiErrorNotice error={actionError} title="That did not work" onDismiss={() => setActionError(null)} />}
@@ -227,7 +242,7 @@ function RunView({ runId }: { runId: string }) {
         ) : (
           <div className="loading run-canvas">Drawing the graph…</div>
         )}
-        {hasSelection && <NodeInspector runId={run.id} canControl />}
+        {hasSelection && <NodeInspector runId={run.id} canControl={canControl} />}
       </div>
       <div className="run-tabs" role="tablist" aria-label="Run details">
         {(["timeline", "events", "data"] as const).map((name) => (
