@@ -44,6 +44,8 @@ from tests.support.browser import ensure_chromium
 ARTIFACTS_DIR = ROOT / "test-artifacts" / "browser"
 MANIFEST = ROOT / "static" / "app" / ".vite" / "manifest.json"
 SERVER_START_TIMEOUT_S = 60.0
+#: Where tests/browser/settings.py finds the server's private copy of static/.
+STATIC_COPY_ENV = "FLOWDECK_BROWSER_STATIC_DIR"
 #: Playwright's default for every wait (locators, expect, navigation) in this tier.
 DEFAULT_TIMEOUT_MS = 10_000
 #: Page loads and the sign-in redirect, which a busy shared 2-core machine can stall for seconds.
@@ -181,14 +183,33 @@ def starter_graph() -> dict[str, Any]:
     }
 
 
+def copy_static_files(destination: Path, attempts: int = 5) -> None:
+    """Copy static/ (with the built front end) to ``destination``, retrying while a rebuild that
+    started elsewhere leaves the manifest naming files that are not there yet."""
+    for attempt in range(attempts):
+        shutil.rmtree(destination, ignore_errors=True)
+        try:
+            shutil.copytree(ROOT / "static", destination)
+            manifest = json.loads((destination / MANIFEST.relative_to(ROOT / "static")).read_text())
+        except (OSError, ValueError):
+            manifest = None
+        if manifest is not None and all(
+            (destination / "app" / entry["file"]).exists() for entry in manifest.values()
+        ):
+            return
+        time.sleep(1 + attempt)
+    raise RuntimeError(f"could not copy a complete front-end build from {ROOT / 'static'}")
+
+
 def server_environment(data_dir: Path) -> dict[str, str]:
-    """The embedded mode with every piece of state (SQLite, secret files) in ``data_dir``."""
+    """The embedded mode with every piece of state (SQLite, secret files, static files) in ``data_dir``."""
     environment = {
         key: value for key, value in os.environ.items() if key not in {"DATABASE_URL", "REDIS_URL"}
     }
     environment.update(
         {
-            "DJANGO_SETTINGS_MODULE": "config.settings.test",
+            "DJANGO_SETTINGS_MODULE": "tests.browser.settings",
+            STATIC_COPY_ENV: str(data_dir / "static"),
             "FLOWDECK_DATA_DIR": str(data_dir),
             "SQLITE_PATH": str(data_dir / "flowdeck.sqlite3"),
             "PYTHONUNBUFFERED": "1",
@@ -215,6 +236,7 @@ def flowdeck_server() -> Iterator[LiveServer]:
     port = free_port()
     process: ManagedProcess | None = None
     try:
+        copy_static_files(data_dir / "static")
         manage(environment, "migrate", "--noinput", "-v", "0")
         accounts = [(account.username, account.password, account.is_staff) for account in ACCOUNTS.values()]
         manage(environment, "shell", "-c", CREATE_USERS.format(accounts=accounts))
