@@ -8,6 +8,7 @@ only after a run row; never two run rows in one transaction.
 
 from __future__ import annotations
 
+import contextvars
 import logging
 import threading
 from collections import OrderedDict
@@ -352,7 +353,7 @@ class RunSession:
             last_sent_at=self.now,
         )
         attempt_id = attempt.pk
-        self.after_commit(lambda: send_attempt(attempt_id))
+        self.after_commit(lambda: offer_attempt(attempt_id))
 
     def add_timer(self, key: NodeKey | None, kind: str, due_at: datetime) -> Timer:
         timer = Timer.objects.create(
@@ -461,6 +462,36 @@ def enqueue_advance(run_id: Any) -> None:
     from .tasks import advance_run
 
     advance_run.delay(str(run_id))
+
+
+#: Set while a worker records a result (see `keeping_next_attempt`); None everywhere else.
+_kept_attempts: contextvars.ContextVar[list[int] | None] = contextvars.ContextVar(
+    "flowdeck_kept_attempts", default=None
+)
+
+
+@contextmanager
+def keeping_next_attempt() -> Iterator[list[int]]:
+    """While a worker records a result: the first attempt that the result makes ready is not
+    sent through the broker but kept (appended to the yielded list) for this worker to execute
+    next. The attempt is committed as `queued` like any other, so if the worker dies before
+    claiming it the sweep re-sends it (queued attempts unclaimed for ENGINE_STALE_AFTER_S)."""
+    kept: list[int] = []
+    token = _kept_attempts.set(kept)
+    try:
+        yield kept
+    finally:
+        _kept_attempts.reset(token)
+
+
+def offer_attempt(attempt_id: int) -> None:
+    """After commit: a new attempt is ready. Kept for the recording worker (the first one only),
+    else sent."""
+    kept = _kept_attempts.get()
+    if kept is not None and not kept:
+        kept.append(attempt_id)
+        return
+    send_attempt(attempt_id)
 
 
 def send_attempt(attempt_id: int) -> None:

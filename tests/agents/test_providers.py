@@ -402,7 +402,7 @@ def test_a_call_that_cannot_get_a_slot_fails_retryable(make_provider: ProviderFa
         started = time.monotonic()
         with pytest.raises(NodeError) as caught, limits.provider_slot(provider, 5.0, wait_s=0.2):
             pass
-        assert 0.2 <= time.monotonic() - started < 1.5
+        assert 0.2 <= time.monotonic() - started < 3.0  # waited, but not for the holder's 5 s
     assert (caught.value.code, caught.value.retryable) == ("rate_limited", True)
     assert caught.value.retry_after_s == limits.BUSY_RETRY_AFTER_S
     assert "max_concurrency" in caught.value.message
