@@ -411,6 +411,7 @@ def test_loop_passes_and_parallel_branches_drill_down(page: Page, api: ApiClient
         "data-status", "succeeded", timeout=LIVE_TIMEOUT_MS
     )
     expect(page.get_by_test_id("branches-reviews")).to_have_text("3/3 branches done")
+    expect(page.get_by_test_id("arrivals-findings")).to_have_text("3/3 arrived")
     expect(page.get_by_test_id("passes-paragraph_lengths")).to_have_attribute("data-succeeded", "3")
     expect(page.get_by_test_id("passes-paragraph_lengths")).to_have_attribute("data-total", "3")
     # No pass picked: the body node sums up its passes.

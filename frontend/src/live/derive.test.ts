@@ -2,7 +2,7 @@ import { describe, expect, it } from "vitest";
 
 import type { GraphDocument } from "../api/editor";
 import type { RunEvent } from "../api/runs";
-import { branchProgress, edgeState, passProgress, passScope, summaryStatus, countsAcrossScopes } from "./derive";
+import { branchProgress, countsAcrossScopes, edgeState, joinProgress, passProgress, passScope, summaryStatus } from "./derive";
 import { applyEvents, initialRunState } from "./runReducer";
 
 let seq = 0;
@@ -70,6 +70,12 @@ describe("branchProgress", () => {
     const state = run([event("node.succeeded", "fan", "", { handle: "out" }), event("node.succeeded", "a1", "", { handle: "out" }), event("node.succeeded", "b", "", { handle: "out" })]);
 
     expect(branchProgress(graph, state, "fan", "")).toEqual({ total: 3, done: 1, running: 1 });
+  });
+
+  it("counts the edges that reached the join", () => {
+    const state = run([event("node.succeeded", "a2", "", { handle: "out" }), event("node.skipped", "b", ""), event("node.started", "c", "")]);
+
+    expect(joinProgress(graph, state, "join", "")).toEqual({ arrived: 1, dead: 1, total: 3 });
   });
 });
 

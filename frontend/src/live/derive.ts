@@ -139,3 +139,18 @@ export function summaryStatus(counts: Partial<Record<NodeStatus, number>> | unde
   }
   return "pending";
 }
+
+/** A join's incoming edges: how many arrived (taken), are dead, or are still open. */
+export function joinProgress(graph: GraphDocument, state: LiveRunState, joinId: string, scope: string): { arrived: number; dead: number; total: number } {
+  let arrived = 0;
+  let dead = 0;
+  let total = 0;
+  for (const edge of graph.edges) {
+    if (edge.target !== joinId) continue;
+    total += 1;
+    const found = edgeState(state, edge, scope);
+    if (found === "taken" || found === "active") arrived += 1;
+    else if (found === "dead") dead += 1;
+  }
+  return { arrived, dead, total };
+}

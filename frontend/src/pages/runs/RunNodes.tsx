@@ -10,7 +10,7 @@ import { useShallow } from "zustand/react/shallow";
 import type { NodeStatus } from "../../api/runs";
 import { TARGET_HANDLE, type FlowNode } from "../../editor/mapping";
 import { acceptsInput, handlesOf } from "../../editor/schema";
-import { branchProgress, passProgress, summaryStatus } from "../../live/derive";
+import { branchProgress, joinProgress, passProgress, summaryStatus } from "../../live/derive";
 import { nodeKey } from "../../live/runReducer";
 import { NODE_DEFAULTS } from "../../nodes/defaults";
 import { categoryGlyph } from "../../nodes/shared/NodeCard";
@@ -79,6 +79,19 @@ function ParallelProgress({ id, scope }: { id: string; scope: string }) {
   );
 }
 
+function JoinProgress({ id, scope }: { id: string; scope: string }) {
+  const text = useRunView((state) => {
+    if (!state.graph) return "";
+    const progress = joinProgress(state.graph, state.live, id, scope);
+    return `${progress.arrived}/${progress.total} arrived${progress.dead ? ` · ${progress.dead} not coming` : ""}`;
+  });
+  return (
+    <div className="run-node__extra" data-testid={`arrivals-${id}`}>
+      {text}
+    </div>
+  );
+}
+
 function StatusLine({ id, live }: { id: string; live: CardLive }) {
   return (
     <div className="run-node__status">
@@ -114,6 +127,7 @@ export const RunNode = memo(function RunNode({ id, data }: NodeProps<FlowNode>) 
       {summary && <div className="fd-node__summary">{summary}</div>}
       <StatusLine id={id} live={live} />
       {spec.type === "parallel" && live.scope !== null && <ParallelProgress id={id} scope={live.scope} />}
+      {spec.type === "join" && live.scope !== null && <JoinProgress id={id} scope={live.scope} />}
       {labelled && <div className="fd-node__handle-space" style={{ height: Math.max(0, handles.length - 1) * 16 }} />}
       {handles.map((handle, index) => {
         const top = labelled ? `${((index + 1) / (handles.length + 1)) * 100}%` : undefined;
