@@ -606,3 +606,26 @@ def test_opening_shows_the_servers_problems_and_the_unit_tests_use_its_registry(
     fixture = Path(__file__).resolve().parents[2] / "frontend/src/editor/testing/node-types.json"
     registry = [item for item in api.get("/api/node-types/") if item["type"] != "noop"]
     assert json.loads(fixture.read_text()) == registry
+
+
+def test_copied_nodes_paste_into_another_workflow_in_another_tab(page: Page, api: ApiClient) -> None:
+    source_id = create_workflow(api, chain_graph(), "Copy from")
+    target_id = create_workflow(api, empty_graph(), "Paste into")
+    open_editor(page, source_id)
+    select_node(page, "double")
+    node(page, "big").locator(".fd-node__name").click(modifiers=["Shift"])
+    page.keyboard.press("Control+c")
+
+    other = page.context.new_page()
+    open_editor(other, target_id)
+    other.get_by_test_id("editor-canvas").click(position={"x": 300, "y": 300})
+    other.keyboard.press("Control+v")
+    expect(node(other, "double")).to_be_visible()
+    expect(node(other, "big")).to_be_visible()
+    wait_saved(other)
+    graph = draft(api, target_id)
+    assert [item["id"] for item in graph["nodes"]] == ["double", "big"]
+    assert graph["nodes"][1]["config"] == {"expression": "nodes.double.output.total > 100"}
+    assert edge_set(graph) == {("double", "out", "big")}
+    other.screenshot(path=str(ARTIFACTS_DIR / "test_copied_nodes_paste_into_another_workflow-target.png"))
+    other.close()

@@ -3,8 +3,8 @@
  * the pasted nodes that referred to a copied node is rewritten to the copy's new id, so a pasted
  * chain keeps pointing at itself rather than at the originals.
  */
-import type { NodeTypeInfo } from "../api/editor";
-import type { FlowEdge, FlowNode } from "./mapping";
+import type { GraphEdge, GraphNode, NodeTypeInfo } from "../api/editor";
+import { edgeFromFlow, edgeToFlow, type FlowEdge, type FlowNode, nodeFromFlow, nodeToFlow, parentsFirst } from "./mapping";
 import { rewriteReferences } from "./references";
 import { mapSources } from "./schema";
 
@@ -103,4 +103,33 @@ export function pasteContent(
     return { ...structuredClone(edge), id, source: renamed.get(edge.source) as string, target: renamed.get(edge.target) as string, selected: false };
   });
   return { nodes, edges, renamed };
+}
+
+/** What the system clipboard carries: graph JSON (DESIGN §3) of the copied nodes and edges. */
+export const CLIPBOARD_FORMAT = "flowdeck.nodes";
+
+export function clipboardText(content: ClipboardContent): string {
+  return JSON.stringify({ format: CLIPBOARD_FORMAT, nodes: content.nodes.map(nodeFromFlow), edges: content.edges.map(edgeFromFlow) });
+}
+
+function isRecord(value: unknown): value is Record<string, unknown> {
+  return typeof value === "object" && value !== null && !Array.isArray(value);
+}
+
+/** Nodes and edges from clipboard text another editor tab wrote, or null for anything else. */
+export function parseClipboardText(text: string): ClipboardContent | null {
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(text);
+  } catch {
+    return null;
+  }
+  if (!isRecord(parsed) || parsed.format !== CLIPBOARD_FORMAT || !Array.isArray(parsed.nodes) || !Array.isArray(parsed.edges)) return null;
+  const nodes = parsed.nodes.filter((node): node is GraphNode => isRecord(node) && typeof node.id === "string" && typeof node.type === "string");
+  const ids = new Set(nodes.map((node) => node.id));
+  const edges = parsed.edges.filter(
+    (edge): edge is GraphEdge => isRecord(edge) && typeof edge.id === "string" && typeof edge.source === "string" && typeof edge.target === "string" && ids.has(edge.source) && ids.has(edge.target),
+  );
+  if (nodes.length === 0) return null;
+  return { nodes: parentsFirst(nodes).map((node) => nodeToFlow(node)), edges: edges.map(edgeToFlow) };
 }

@@ -94,7 +94,8 @@ export interface EditorState {
   selectAll: () => void;
   selectOnly: (nodeIds: string[]) => void;
   copy: () => boolean;
-  paste: () => string[];
+  /** Pastes `content` (from another tab) or the last copy; returns the new node ids. */
+  paste: (content?: ClipboardContent) => string[];
   autoLayout: () => void;
   undo: () => void;
   redo: () => void;
@@ -491,10 +492,11 @@ export const useEditorStore = create<EditorState>()((set, get) => {
       return true;
     },
 
-    paste: () => {
+    paste: (content) => {
       const state = get();
-      if (!state.clipboard) return [];
-      const pasted = pasteContent(state.clipboard, state.nodes, state.edges, state.registry);
+      const source = content ?? state.clipboard;
+      if (!source) return [];
+      const pasted = pasteContent(source, state.nodes, state.edges, state.registry);
       const nodes = reorderParentsFirst([...state.nodes.map((node) => (node.selected ? { ...node, selected: false } : node)), ...pasted.nodes]);
       change({ nodes, edges: [...state.edges.map((edge) => (edge.selected ? { ...edge, selected: false } : edge)), ...pasted.edges] });
       // The next paste lands one step further, like repeated pastes in drawing tools.
