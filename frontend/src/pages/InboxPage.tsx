@@ -77,6 +77,15 @@ function useLiveInbox(): { error: ApiError | null; isLive: boolean; refresh: () 
   return { error, isLive, refresh: useCallback(() => refreshRef.current(), []) };
 }
 
+/** Re-renders every half minute, so "due in 5 minutes" stays true while the page is open. */
+function useMinuteClock(): void {
+  const [, setTick] = useState(0);
+  useEffect(() => {
+    const timer = setInterval(() => setTick((tick) => tick + 1), 30_000);
+    return () => clearInterval(timer);
+  }, []);
+}
+
 function InboxItem({ approval, isSelected, onSelect }: { approval: Approval; isSelected: boolean; onSelect: () => void }) {
   return (
     <li>
@@ -161,6 +170,7 @@ export default function InboxPage() {
   const [selectError, setSelectError] = useState<ApiError | null>(null);
 
   useEffect(() => setMe(me), [me, setMe]);
+  useMinuteClock();
   const { error, isLive, refresh } = useLiveInbox();
 
   // The open item follows the lists' live copies; one not in a list is fetched on its own.

@@ -54,7 +54,9 @@ function useCardLive(id: string, type: string): CardLive {
       const node = state.live.nodes[nodeKey(id, scope)];
       if (!node) return { status: "pending", attempt: null, scope, detail: "", isSelected };
       let detail = "";
-      if (node.status === "waiting" && node.waitReason) detail = `waits for ${node.waitReason === "agent" ? "an agent" : `a${node.waitReason === "approval" ? "n" : ""} ${node.waitReason}`}`;
+      const streamed = node.status === "running" ? state.live.streams[nodeKey(id, scope)] : undefined;
+      if (streamed?.text) detail = `“…${streamed.text.slice(-40)}”`;
+      else if (node.status === "waiting" && node.waitReason) detail = `waits for ${node.waitReason === "agent" ? "an agent" : `a${node.waitReason === "approval" ? "n" : ""} ${node.waitReason}`}`;
       else if (node.status === "retrying" && node.error) detail = node.error.code;
       else if (node.status === "failed" && node.error) detail = node.error.code;
       else if (type === "prompt" && node.usage) {
