@@ -153,7 +153,7 @@ def pending_approval(api: ApiClient, run_id: str) -> dict[str, Any]:
 
 
 def stored_seqs(api: ApiClient, run_id: str) -> list[int]:
-    return [event["seq"] for event in api.get(f"/api/runs/{run_id}/events/", after=0)["events"]]
+    return [event["seq"] for event in api.get(f"/api/runs/{run_id}/events/", after=0, limit=5000)["events"]]
 
 
 def node_status(page: Page, node_id: str) -> Any:
