@@ -35,7 +35,7 @@ export function EventLog() {
               </td>
               <td>
                 {entry.nodeId && (
-                  <button type="button" className="link-button" onClick={() => select({ nodeId: entry.nodeId as string, scope: entry.scope })}>
+                  <button type="button" className="run-link-button" onClick={() => select({ nodeId: entry.nodeId as string, scope: entry.scope })}>
                     {entry.nodeId}
                     {entry.scope && ` · ${entry.scope}`}
                   </button>

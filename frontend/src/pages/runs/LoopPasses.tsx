@@ -113,7 +113,7 @@ export function LoopPasses({ runId, loopId, scope }: { runId: string; loopId: st
             {rows.map((row) => (
               <tr key={`${row.node_id}-${row.scope}`}>
                 <td>
-                  <button type="button" className="link-button" onClick={() => select({ nodeId: row.node_id, scope: row.scope })}>
+                  <button type="button" className="run-link-button" onClick={() => select({ nodeId: row.node_id, scope: row.scope })}>
                     {row.node_id}
                   </button>
                 </td>

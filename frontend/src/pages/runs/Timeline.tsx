@@ -65,7 +65,7 @@ export function Timeline({ isRunActive }: { isRunActive: boolean }) {
       </div>
       {rows.map((row) => (
         <div className="run-timeline__row" key={row.key} data-testid={`timeline-row-${row.key}`}>
-          <button type="button" className="run-timeline__label link-button" onClick={() => select({ nodeId: row.spans[0]?.nodeId ?? "", scope: row.spans[0]?.scope ?? "" })}>
+          <button type="button" className="run-timeline__label run-link-button" onClick={() => select({ nodeId: row.spans[0]?.nodeId ?? "", scope: row.spans[0]?.scope ?? "" })}>
             {row.label}
           </button>
           <div className="run-timeline__track">
