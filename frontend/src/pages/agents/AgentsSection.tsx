@@ -140,7 +140,7 @@ function AgentDialog({ agent, providers, onClose, onSaved }: { agent: Agent | nu
         </div>
         {draft.output_format === "json" && (
           <FormField label="Output schema (JSON Schema)" errors={errors.json_schema} hint="Replies that do not match are retried as a schema failure.">
-            {(props) => <textarea {...props} className="input input--code" rows={5} value={draft.json_schema} onChange={(event) => set("json_schema", event.target.value)} data-testid="agent-json-schema" />}
+            {(props) => <textarea {...props} className="input agents-code" rows={5} value={draft.json_schema} onChange={(event) => set("json_schema", event.target.value)} data-testid="agent-json-schema" />}
           </FormField>
         )}
         <div className="agents-form-row">

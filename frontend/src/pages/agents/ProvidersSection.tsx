@@ -130,7 +130,7 @@ function ProviderDialog({ provider, onClose, onSaved }: { provider: Provider | n
           </label>
         )}
         <FormField label="Settings (JSON)" errors={errors.config} hint={draft.kind === "scripted" ? "Replies, rules, failures and streaming speed of the scripted provider." : "Extra settings for this kind of provider."}>
-          {(props) => <textarea {...props} className="input input--code" rows={5} value={draft.config} onChange={(event) => set("config", event.target.value)} data-testid="provider-config" />}
+          {(props) => <textarea {...props} className="input agents-code" rows={5} value={draft.config} onChange={(event) => set("config", event.target.value)} data-testid="provider-config" />}
         </FormField>
         <div className="agents-form-row">
           <FormField label="Max concurrent calls" errors={errors.max_concurrency} hint="0: no limit">

@@ -86,7 +86,7 @@ export function SchemaForm({ schema, values, problems, onChange, disabled }: { s
                     ))}
                   </select>
                 ) : type === "object" || type === "array" ? (
-                  <textarea id={id} className="input input--code" rows={3} value={typeof value === "string" ? value : ""} disabled={disabled} onChange={(event) => set(event.target.value)} data-testid={`form-${name}`} />
+                  <textarea id={id} className="input inbox-code" rows={3} value={typeof value === "string" ? value : ""} disabled={disabled} onChange={(event) => set(event.target.value)} data-testid={`form-${name}`} />
                 ) : (
                   <input
                     id={id}
