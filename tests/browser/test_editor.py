@@ -629,3 +629,23 @@ def test_copied_nodes_paste_into_another_workflow_in_another_tab(page: Page, api
     assert edge_set(graph) == {("double", "out", "big")}
     other.screenshot(path=str(ARTIFACTS_DIR / "test_copied_nodes_paste_into_another_workflow-target.png"))
     other.close()
+
+
+def test_a_run_can_override_the_workflows_variables(page: Page, api: ApiClient) -> None:
+    graph = chain_graph()
+    graph["variables"] = [{"name": "limit", "type": "number", "default": 100}]
+    graph["nodes"][2]["config"]["expression"] = "nodes.double.output.total > vars.limit"
+    workflow_id = create_workflow(api, graph, "Variables")
+    open_editor(page, workflow_id)
+    expect(page.get_by_test_id("variable-name-0")).to_have_value("limit")
+
+    page.get_by_test_id("open-run").click()
+    page.get_by_test_id("run-input-amount").fill("80")
+    page.get_by_text("Variables for this run").click()
+    page.get_by_test_id("run-variable-limit").fill("500")
+    page.get_by_test_id("run-submit").click()
+    result = page.get_by_test_id("run-result")
+    expect(result).to_have_attribute("data-status", "succeeded", timeout=20_000)
+    # 160 is not above 500: the condition takes "false", where no end is connected.
+    run = api.get(f"/api/runs/{result.get_attribute('data-run-id')}/")
+    assert run["outputs"] is None

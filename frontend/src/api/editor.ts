@@ -180,7 +180,7 @@ export function activateVersion(id: number, number: number): Promise<VersionSumm
 
 export function startRun(
   id: number,
-  body: { inputs: JsonObject; draft?: boolean; version?: number },
+  body: { inputs: JsonObject; variables?: JsonObject; draft?: boolean; version?: number },
 ): Promise<RunSummary> {
   return api.post<RunSummary>(`/api/workflows/${id}/runs/`, body);
 }

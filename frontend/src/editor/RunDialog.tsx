@@ -57,6 +57,8 @@ export function RunDialog({ autosaver, onClose }: { autosaver: Autosaver | null;
     }
     return initial;
   });
+  const variables = useEditorStore((state) => state.meta.variables);
+  const [overrides, setOverrides] = useState<Record<string, string>>({});
   const [problems, setProblems] = useState<Record<string, string>>({});
   const [error, setError] = useState<string | null>(null);
   const [busy, setBusy] = useState(false);
@@ -86,8 +88,14 @@ export function RunDialog({ autosaver, onClose }: { autosaver: Autosaver | null;
   const submit = async () => {
     if (!workflow) return;
     const parsed = inputsFromForm(schema, values);
-    setProblems(parsed.problems);
-    if (Object.keys(parsed.problems).length) return;
+    // Variables left at their default are not sent; the run uses the workflow's own.
+    const variableSchema: JsonSchema = { type: "object", properties: Object.fromEntries((variables ?? []).map((variable) => [variable.name, { type: variable.type }])) };
+    const changed = Object.fromEntries(Object.entries(overrides).filter(([, text]) => text.trim() !== ""));
+    const parsedVariables = inputsFromForm(variableSchema, changed);
+    const variableProblems = Object.fromEntries(Object.entries(parsedVariables.problems).map(([name, problem]) => [`vars.${name}`, problem]));
+    setProblems({ ...parsed.problems, ...variableProblems });
+    if (Object.keys(parsed.problems).length || Object.keys(variableProblems).length) return;
+    const overridden = Object.keys(parsedVariables.inputs).length ? { variables: parsedVariables.inputs } : {};
     setBusy(true);
     setError(null);
     try {
@@ -95,7 +103,7 @@ export function RunDialog({ autosaver, onClose }: { autosaver: Autosaver | null;
         setError("The draft could not be saved; a draft run needs the saved draft.");
         return;
       }
-      setRun(await startRun(workflow.id, target === "draft" ? { inputs: parsed.inputs, draft: true } : { inputs: parsed.inputs }));
+      setRun(await startRun(workflow.id, target === "draft" ? { inputs: parsed.inputs, draft: true, ...overridden } : { inputs: parsed.inputs, ...overridden }));
     } catch (caught) {
       setError(caught instanceof ApiError ? caught.detail : "The run could not be started.");
     } finally {
@@ -182,6 +190,26 @@ export function RunDialog({ autosaver, onClose }: { autosaver: Autosaver | null;
               </label>
             );
           })}
+          {(variables ?? []).length > 0 && (
+            <details className="fd-run-variables">
+              <summary>Variables for this run</summary>
+              {(variables ?? []).map((variable) => (
+                <label className="fd-field" key={variable.name}>
+                  <span className="fd-field__label">
+                    vars.{variable.name} <span className="muted">({variable.type})</span>
+                  </span>
+                  <input
+                    className="fd-input"
+                    placeholder={variable.default === undefined ? "no default" : `default: ${typeof variable.default === "string" ? variable.default : JSON.stringify(variable.default)}`}
+                    value={overrides[variable.name] ?? ""}
+                    onChange={(event) => setOverrides((current) => ({ ...current, [variable.name]: event.target.value }))}
+                    data-testid={`run-variable-${variable.name}`}
+                  />
+                  {problems[`vars.${variable.name}`] && <span className="fd-field__issue-inline">{problems[`vars.${variable.name}`]}</span>}
+                </label>
+              ))}
+            </details>
+          )}
           {error && (
             <p className="notice notice--error" role="alert" data-testid="run-error">
               {error}

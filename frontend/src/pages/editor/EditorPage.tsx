@@ -25,6 +25,12 @@ import { VersionsPanel } from "../../editor/VersionsPanel";
 
 type Tab = "inspector" | "issues" | "versions";
 
+/** Runs `callback` once the page is idle after drawing (soon after, where idle callbacks are missing). */
+function afterFirstPaint(callback: () => void): void {
+  if (typeof window.requestIdleCallback === "function") window.requestIdleCallback(callback, { timeout: 1500 });
+  else setTimeout(callback, 300);
+}
+
 type LoadState = { status: "loading" } | { status: "error"; error: ApiError } | { status: "ready" };
 
 function SidePanel({ tab, setTab, versionsKey, onCompare, canEdit }: { tab: Tab; setTab: (tab: Tab) => void; versionsKey: number; onCompare: (from: VersionRef, to: VersionRef) => void; canEdit: boolean }) {
@@ -144,12 +150,16 @@ export default function EditorPage() {
         setState({ status: "ready" });
         // The server's full check of the saved draft (expressions, schemas, agents, people), shown
         // unless the designer has already changed something (the autosave then brings a newer one).
-        validateGraph(workflowId)
-          .then((result) => {
-            const store = useEditorStore.getState();
-            if (!cancelled && store.changeCount === 0) store.setServerIssues(result.errors);
-          })
-          .catch(() => undefined);
+        // Asked once the canvas is drawn, so the server's work does not compete with drawing it.
+        afterFirstPaint(() => {
+          if (cancelled) return;
+          validateGraph(workflowId)
+            .then((result) => {
+              const store = useEditorStore.getState();
+              if (!cancelled && store.changeCount === 0) store.setServerIssues(result.errors);
+            })
+            .catch(() => undefined);
+        });
       })
       .catch((error: unknown) => {
         if (cancelled) return;
