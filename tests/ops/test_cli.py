@@ -9,8 +9,10 @@ session's worker processes.
 from __future__ import annotations
 
 import json
+import signal
 import subprocess
 import sys
+import time
 from datetime import timedelta
 from io import StringIO
 from pathlib import Path
@@ -183,6 +185,32 @@ def test_run_workflow_in_its_own_process(worker: Any, people: dict[str, Any]) ->
     failed = manage("run_workflow", "Doubler", "--input", "n=50", "--quiet")
     assert failed.returncode == 1, failed.stderr
     assert json.loads(failed.stdout)["status"] == "failed"
+
+
+def test_ctrl_c_stops_following_and_leaves_the_run_going(worker: Any, people: dict[str, Any]) -> None:
+    published(people["owner"], "Ship", APPROVAL)
+    child = subprocess.Popen(
+        [sys.executable, "manage.py", "run_workflow", "Ship"],
+        cwd=ROOT,
+        env=child_environment(LOG_LEVEL="WARNING"),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        deadline = time.monotonic() + 60
+        while not Run.objects.filter(status="waiting").exists() and child.poll() is None:
+            assert time.monotonic() < deadline, "the run never reached its approval"
+            time.sleep(0.1)
+        child.send_signal(signal.SIGINT)
+        _, err = child.communicate(timeout=60)
+    finally:
+        if child.poll() is None:
+            child.kill()
+    run = Run.objects.get()
+    assert child.returncode == 130, err
+    assert f"Stopped following the run {run.pk}; it goes on." in err
+    assert run.status == "waiting"
 
 
 # --- export and import -------------------------------------------------------------------------

@@ -1,7 +1,7 @@
 """`manage.py run_workflow <id|name>`: start a run, show its progress, print its outputs.
 
 Exit status: 0 when the run succeeded, 1 when it failed or was cancelled (or could not start),
-2 when --timeout passed first (the run goes on; its id is printed).
+2 when --timeout passed first (the run goes on; its id is printed), 130 on Ctrl-C (likewise).
 """
 
 from __future__ import annotations
@@ -20,6 +20,7 @@ from ops import cli
 
 EXIT_FAILED = 1
 EXIT_TIMED_OUT = 2
+EXIT_INTERRUPTED = 130
 
 
 class Command(BaseCommand):
@@ -91,7 +92,13 @@ class Command(BaseCommand):
             if not options["quiet"]:
                 label = "draft" if plan.version is None else f"version {plan.version.number}"
                 progress.write(f"Run {run.pk} of '{workflow.name}' ({label})")
-            finished = cli.follow(run.pk, display, options["timeout"])
+            try:
+                finished = cli.follow(run.pk, display, options["timeout"])
+            except KeyboardInterrupt:
+                # The run is in the database: the server's workers and sweep carry it on.
+                raise CommandError(
+                    f"Stopped following the run {run.pk}; it goes on.", returncode=EXIT_INTERRUPTED
+                ) from None
         run = Run.objects.get(pk=run.pk)
         if not finished:
             raise CommandError(
