@@ -368,6 +368,8 @@ def node_figures(window: Window) -> dict[str, Any]:
     sorted_buckets = [sorted(values) for values in buckets]
     return {
         "attempts": len(rows),
+        #: True when the window held more attempts than one request reads (the newest were used).
+        "truncated": len(rows) >= MAX_ATTEMPTS_READ,
         "latency": {"p50_ms": percentile(all_durations, 50), "p95_ms": percentile(all_durations, 95)},
         "tokens": sum(t.input_tokens + t.output_tokens for t in tallies.values()),
         "cost_usd": str(sum((t.cost for t in tallies.values()), Decimal(0)).quantize(Decimal("0.000001"))),

@@ -199,6 +199,7 @@ def test_series_buckets_runs_and_latency(seeded: dict[str, Any], now: datetime) 
 def test_node_latency_slowest_and_costliest(seeded: dict[str, Any], now: datetime) -> None:
     nodes = figures.collect(figures.make_window(4, 60, now=now), include_broker=False)["nodes"]
     assert nodes["attempts"] == 6
+    assert nodes["truncated"] is False
     assert nodes["latency"] == {"p50_ms": 200, "p95_ms": 1000}
     assert nodes["tokens"] == 110
     assert nodes["cost_usd"] == "0.014000"
@@ -278,6 +279,14 @@ def test_sweep_stuck_runs_agents_and_worker_activity(seeded: dict[str, Any], now
         ("host-a:11", 5),
         ("host-b:22", 1),
     ]
+
+
+def test_a_window_with_more_attempts_than_one_read_says_so(
+    seeded: dict[str, Any], now: datetime, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(figures, "MAX_ATTEMPTS_READ", 4)
+    nodes = figures.collect(figures.make_window(4, 60, now=now), include_broker=False)["nodes"]
+    assert (nodes["attempts"], nodes["truncated"]) == (4, True)
 
 
 def test_percentile_is_nearest_rank() -> None:

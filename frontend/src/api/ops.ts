@@ -70,6 +70,8 @@ export interface OpsFigures {
   };
   nodes: {
     attempts: number;
+    /** The window held more attempts than one request reads; the newest were used. */
+    truncated: boolean;
     latency: { p50_ms: number | null; p95_ms: number | null };
     tokens: number;
     cost_usd: string;

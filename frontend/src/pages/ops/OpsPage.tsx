@@ -231,6 +231,7 @@ export default function OpsPage() {
             />
           </div>
 
+          {figures.nodes.truncated && <p className="ops-muted">Node figures cover the newest {figures.nodes.attempts} attempts of this window.</p>}
           <NodeTable rows={figures.nodes.slowest} caption="Slowest nodes (by p95)" testId="ops-slowest" />
           <NodeTable rows={figures.nodes.costliest} caption="Most expensive nodes" testId="ops-costliest" />
 
