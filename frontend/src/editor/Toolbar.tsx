@@ -23,6 +23,7 @@ export function Toolbar({ autosaver, onOpen, onShowIssues, canEdit }: ToolbarPro
   const issueCount = useEditorStore((state) => state.issues.length);
   const flow = useReactFlow();
   const [validating, setValidating] = useState(false);
+  const [layingOut, setLayingOut] = useState(false);
   const [notice, setNotice] = useState<string | null>(null);
 
   const validate = async () => {
@@ -68,14 +69,22 @@ export function Toolbar({ autosaver, onOpen, onShowIssues, canEdit }: ToolbarPro
         <button
           type="button"
           className="button button--quiet"
-          disabled={!canEdit}
+          disabled={!canEdit || layingOut}
+          aria-busy={layingOut}
           onClick={() => {
-            useEditorStore.getState().autoLayout();
-            requestAnimationFrame(() => void flow.fitView({ padding: 0.15, duration: 200 }));
+            // Show the busy state first: laying out hundreds of nodes takes a moment.
+            setLayingOut(true);
+            requestAnimationFrame(() =>
+              setTimeout(() => {
+                useEditorStore.getState().autoLayout();
+                setLayingOut(false);
+                requestAnimationFrame(() => void flow.fitView({ padding: 0.15, duration: 200 }));
+              }, 0),
+            );
           }}
           data-testid="auto-layout"
         >
-          Auto-layout
+          {layingOut ? "Laying out…" : "Auto-layout"}
         </button>
         <button type="button" className="button button--quiet" onClick={() => void flow.fitView({ padding: 0.15, duration: 200 })} data-testid="fit-view">
           Fit view
