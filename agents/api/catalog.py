@@ -91,6 +91,17 @@ class ProviderSerializer(SharedSerializer):
             raise serializers.ValidationError("Must be an object.")
         return value
 
+    def validate_base_url(self, value: str) -> str:
+        """A base URL is trusted: the SDK connects to it without the egress guard that every
+        other outbound request on a user's behalf goes through. So only staff may set or change
+        it; everyone else's providers talk to their vendor's own endpoint."""
+        current = self.instance.base_url if isinstance(self.instance, Provider) else ""
+        if value != current and not self.context["request"].user.is_staff:
+            raise serializers.ValidationError(
+                "Only staff can set a provider's base URL: it is trusted and bypasses the egress guard."
+            )
+        return value
+
 
 class AgentSerializer(SharedSerializer):
     provider = serializers.PrimaryKeyRelatedField(

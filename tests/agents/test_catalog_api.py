@@ -159,3 +159,31 @@ def test_testing_a_scripted_provider_connects(
     assert (
         api_client_for(users["viewer"]).post(f"/api/providers/{shared['provider']}/test/").status_code == 403
     )
+
+
+def test_only_staff_set_a_providers_base_url(
+    users: dict[str, Any], api_client_for: Callable[[Any], Any], shared: dict[str, int]
+) -> None:
+    """A base URL bypasses the egress guard (it is trusted), so a non-staff owner or editor can
+    neither create a provider with one nor point an existing one at, say, a metadata address."""
+    body = {"name": "Internal", "kind": "openai", "base_url": "http://169.254.169.254/v1", "api_key": "k"}
+    before = catalog()
+    refused = api_client_for(users["owner"]).post("/api/providers/", body, format="json")
+    assert refused.status_code == 400 and "base_url" in refused.json()
+    moved = api_client_for(users["editor"]).patch(
+        f"/api/providers/{shared['provider']}/", {"base_url": "http://10.0.0.5/v1"}, format="json"
+    )
+    assert moved.status_code == 400 and "base_url" in moved.json()
+    assert catalog() == before
+
+    users["stranger"].is_staff = True
+    users["stranger"].save()
+    staff = api_client_for(users["stranger"])
+    created = staff.post("/api/providers/", {**body, "base_url": "http://10.0.0.5:11434/v1"}, format="json")
+    assert created.status_code == 201, created.content
+    assert Provider.objects.get(pk=created.json()["id"]).base_url == "http://10.0.0.5:11434/v1"
+    # Its owner may still change other settings without touching the URL.
+    renamed = api_client_for(users["stranger"]).patch(
+        f"/api/providers/{created.json()['id']}/", {"name": "Ollama", "base_url": "http://10.0.0.5:11434/v1"}
+    )
+    assert renamed.status_code == 200, renamed.content
