@@ -129,6 +129,7 @@ class TriggerFire(models.Model):
     class Meta:
         ordering = ["-created_at", "-id"]
         constraints = [models.UniqueConstraint(fields=["trigger", "key"], name="one_fire_per_trigger_key")]
+        indexes = [models.Index(fields=["created_at"])]
 
     def __str__(self) -> str:
         return f"{self.trigger_id}:{self.key} ({self.outcome})"

@@ -15,8 +15,10 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
+from django.conf import settings
 from django.core.exceptions import PermissionDenied
 from django.db import IntegrityError, transaction
+from django.db.models import Q
 from django.http import Http404
 
 from executions import services as execution_services
@@ -208,10 +210,26 @@ def _claim(trigger: Trigger, key: str, **fields: Any) -> TriggerFire | None:
 
 
 def _refuse(fire: TriggerFire, reason: str, outcome: str = FireOutcome.REFUSED) -> None:
-    fire.outcome = outcome
-    fire.reason = reason[:2000]
-    fire.save(update_fields=["outcome", "reason"])
+    """Record why the firing started no run. A schedule slot refused for the same reason as the
+    trigger's previous firing is folded into it (the row is dropped): an every-minute schedule on
+    a workflow nobody published must not add a row a minute. Its cursor has moved past the slot,
+    so dropping the row can never let the slot fire later."""
+    reason = reason[:2000]
     logger.info("Trigger %s did not start a run for %s: %s", fire.trigger_id, fire.key, reason)
+    if fire.slot is not None:
+        previous = (
+            TriggerFire.objects.filter(trigger_id=fire.trigger_id)
+            .exclude(pk=fire.pk)
+            .order_by("-created_at", "-id")
+            .values_list("outcome", "reason")
+            .first()
+        )
+        if previous == (outcome, reason):
+            fire.delete()
+            return
+    fire.outcome = outcome
+    fire.reason = reason
+    fire.save(update_fields=["outcome", "reason"])
 
 
 def _describe(refusal: StartRefused) -> str:
@@ -315,9 +333,11 @@ def receive_webhook(trigger: Trigger, key: str, inputs: dict[str, Any]) -> tuple
     return run, False
 
 
-def prune_deliveries(now: datetime) -> int:
-    """Forget webhook idempotency keys older than their 24 hours."""
-    deleted, _ = TriggerFire.objects.filter(expires_at__lte=now).delete()
+def prune_fires(now: datetime) -> int:
+    """Forget webhook idempotency keys after their 24 hours, and every firing older than the run
+    retention (RUN_RETENTION_DAYS): a slot or a source run that old is long behind its trigger."""
+    kept_since = now - timedelta(days=settings.RUN_RETENTION_DAYS)
+    deleted, _ = TriggerFire.objects.filter(Q(expires_at__lte=now) | Q(created_at__lt=kept_since)).delete()
     return deleted
 
 
@@ -327,8 +347,10 @@ def prune_deliveries(now: datetime) -> int:
 def tick_schedules(now: datetime | None = None) -> int:
     """Fire every schedule that is due; returns how many runs started. Safe in several processes
     at once (two beats, a beat and a restart): see :func:`tick_schedule`. ``now`` is injectable so
-    tests can walk a clock across a DST change; by default the database's clock decides."""
-    now = now or execution_services.db_now()
+    tests can walk a clock across a DST change; by default the database's clock decides. Pruning
+    old firings always goes by the database's clock."""
+    database_now = execution_services.db_now()
+    now = now or database_now
     due = list(
         Trigger.objects.filter(kind=TriggerKind.SCHEDULE, enabled=True, next_fire_at__lte=now)
         .order_by("next_fire_at")
@@ -340,7 +362,7 @@ def tick_schedules(now: datetime | None = None) -> int:
             started += tick_schedule(trigger_id, now)
         except Exception:  # one broken schedule must not stop the others; the next tick retries
             logger.exception("Schedule trigger %s failed to tick", trigger_id)
-    prune_deliveries(now)
+    prune_fires(database_now)
     return started
 
 

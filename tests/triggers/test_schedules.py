@@ -382,3 +382,40 @@ def test_the_embedded_sweep_thread_ticks_schedules(worker: Any, users: dict[str,
         lambda: Run.objects.filter(pk=run.pk, status="succeeded").first(), 15, "the scheduled run to finish"
     )
     assert finished.source == "schedule"
+
+
+@pytest.mark.django_db
+def test_a_schedule_refused_for_the_same_reason_records_it_once(users: dict[str, Any]) -> None:
+    unpublished = workflow_services.create_workflow(owner=users["owner"], name="draft", graph=echo_graph())
+    trigger = schedule(users["owner"], unpublished, start=at("2026-05-04 10:00:30"), cron="* * * * *")
+    for minute in range(1, 6):
+        services.tick_schedules(at(f"2026-05-04 10:{minute:02d}:01"))
+    [fire] = TriggerFire.objects.filter(trigger=trigger)
+    assert fire.slot == at("2026-05-04 10:01") and "no active version" in fire.reason
+    Trigger.objects.filter(pk=trigger.pk).update(enabled=False)
+    services.update_trigger(Trigger.objects.get(pk=trigger.pk), by=users["stranger"], enabled=True)
+    # Re-enabled by someone without access: a new reason, recorded; then folded again.
+    trigger.refresh_from_db()
+    cursor = trigger.schedule_cursor
+    assert cursor is not None
+    for minute in range(1, 4):
+        services.tick_schedules(cursor + timedelta(minutes=minute))
+    reasons = list(
+        TriggerFire.objects.filter(trigger=trigger).order_by("created_at").values_list("reason", flat=True)
+    )
+    assert len(reasons) == 2 and reasons[1] == "The trigger's owner can no longer run this workflow."
+    assert not Run.objects.exists()
+
+
+@pytest.mark.django_db
+def test_firings_older_than_the_run_retention_are_pruned(users: dict[str, Any], settings: Any) -> None:
+    settings.RUN_RETENTION_DAYS = 30
+    trigger = schedule(users["owner"], start=at("2026-05-04 10:00:30"), cron="*/5 * * * *")
+    services.tick_schedules(at("2026-05-04 10:05:01"))
+    services.tick_schedules(at("2026-05-04 10:10:01"))
+    old, recent = TriggerFire.objects.filter(trigger=trigger).order_by("slot")
+    TriggerFire.objects.filter(pk=old.pk).update(created_at=at("2026-04-01 00:00"))
+    TriggerFire.objects.filter(pk=recent.pk).update(created_at=at("2026-04-20 00:00"))
+    assert services.prune_fires(at("2026-05-10 00:00")) == 1
+    assert list(TriggerFire.objects.values_list("pk", flat=True)) == [recent.pk]
+    assert Run.objects.count() == 2  # runs have their own retention
