@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import copy
 import json
+import re
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -65,6 +66,10 @@ SOCKET_SPY = """
   window.WebSocket = SpiedSocket;
 })();
 """
+
+
+#: The REST route a page reads stored events from (gaps, and polling while its socket is down).
+STORED_EVENTS = re.compile(r".*/api/runs/[^/]+/events/.*")
 
 
 def ensure_demo_agents(server: LiveServer) -> None:
@@ -228,7 +233,9 @@ def test_a_dropped_socket_catches_up_with_every_event_once(
     page.get_by_test_id("tab-events").click()
     expect(events).to_have_attribute("data-connections", "1")
 
-    # Cut the connection and keep it cut while the run moves on to its end.
+    # Cut the connection and keep it cut while the run moves on to its end. The stored events are
+    # out of reach too, so only the socket's resume can bring the page up to date.
+    page.route(STORED_EVENTS, lambda route: route.abort())
     page.evaluate(
         "() => { window.__blockSockets = true; window.__sockets.forEach((socket) => socket.close()); }"
     )
@@ -238,6 +245,7 @@ def test_a_dropped_socket_catches_up_with_every_event_once(
         f"/api/approvals/{approval['id']}/decide/", {"decision": "approve", "comment": "page them"}
     )
     wait_for(lambda: api.get(f"/api/runs/{run_id}/")["status"] == "succeeded")
+    page.wait_for_timeout(3_500)  # longer than the page's REST polling interval
     node_status(page, "escalate").to_have_attribute("data-status", "waiting")
 
     page.evaluate("() => { window.__blockSockets = false; }")
@@ -464,3 +472,23 @@ def test_a_viewer_watches_without_the_controls(
     expect(alice.get_by_test_id("run-status")).to_have_attribute(
         "data-status", "cancelled", timeout=LIVE_TIMEOUT_MS
     )
+
+
+def test_without_sockets_the_page_follows_the_run_over_rest(
+    page: Page, api: ApiClient, api_as: Any, demo: int
+) -> None:
+    page.add_init_script(SOCKET_SPY)
+    page.add_init_script("window.__blockSockets = true;")
+    run_id = start_run(api, demo, "The site is down")
+    page.goto(f"/runs/{run_id}")
+
+    node_status(page, "escalate").to_have_attribute("data-status", "waiting", timeout=LIVE_TIMEOUT_MS)
+    approval = pending_approval(api, run_id)
+    api_as("bob").post(f"/api/approvals/{approval['id']}/decide/", {"decision": "reject"})
+    expect(page.get_by_test_id("run-status")).to_have_attribute(
+        "data-status", "succeeded", timeout=LIVE_TIMEOUT_MS
+    )
+    expect(page.get_by_test_id("run-live")).to_have_attribute("data-live", "false")
+    node_status(page, "page_oncall").to_have_attribute("data-status", "skipped")
+    assert shown_seqs(page) == stored_seqs(api, run_id)
+    assert page.evaluate("() => window.__sockets.length") == 0

@@ -16,6 +16,7 @@ function fakeServer(stored: RunEvent[]) {
   const deps: RunStreamDeps = {
     schedule: (flush) => flush(),
     retryDelayMs: 1,
+    pollWhileDisconnectedMs: 0,
     fetchEvents: async (_runId, afterSeq): Promise<EventPage> => {
       fetches.push(afterSeq);
       const events = stored.filter((item) => item.seq > afterSeq);
@@ -116,6 +117,46 @@ describe("createRunStream", () => {
     flushes[0]?.();
     expect(stream.getState().lastSeq).toBe(3);
     expect(listener).toHaveBeenCalledTimes(1);
+  });
+
+  it("polls the stored events until the socket opens", async () => {
+    const server = fakeServer([1, 2].map(event));
+    vi.useFakeTimers();
+    try {
+      const stream = createRunStream("r", { ...server.deps, pollWhileDisconnectedMs: 500 });
+      await vi.advanceTimersByTimeAsync(500);
+      expect(stream.getState().lastSeq).toBe(2);
+      server.socket().onOpen?.(false);
+      await vi.advanceTimersByTimeAsync(2_000);
+      expect(server.fetches).toEqual([0]);
+      stream.close();
+    } finally {
+      vi.useRealTimers();
+    }
+  });
+
+  it("polls the stored events while the socket is down and stops once it is back", async () => {
+    const stored = [1, 2, 3].map(event);
+    const server = fakeServer(stored);
+    vi.useFakeTimers();
+    try {
+      const stream = createRunStream("r", { ...server.deps, pollWhileDisconnectedMs: 1_000 });
+      server.socket().onOpen?.(false);
+      server.socket().onEvent(event(1));
+      server.socket().onClose?.();
+
+      await vi.advanceTimersByTimeAsync(1_000);
+      expect(server.fetches).toEqual([1]);
+      expect(stream.getState().lastSeq).toBe(3);
+      expect(stream.getStats().gapFetches).toBe(0);
+
+      server.socket().onOpen?.(true);
+      await vi.advanceTimersByTimeAsync(5_000);
+      expect(server.fetches).toEqual([1]);
+      stream.close();
+    } finally {
+      vi.useRealTimers();
+    }
   });
 
   it("streams LLM text from deltas", () => {

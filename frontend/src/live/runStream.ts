@@ -13,6 +13,8 @@ export interface RunStreamDeps {
   schedule?: (flush: () => void) => void;
   /** Wait before trying a failed gap fetch again. */
   retryDelayMs?: number;
+  /** While the socket is down, stored events are fetched this often (0: never). */
+  pollWhileDisconnectedMs?: number;
 }
 
 export interface RunStreamStats {
@@ -35,6 +37,8 @@ const defaultSchedule = (flush: () => void) => {
 export function createRunStream(runId: string, deps: RunStreamDeps): RunStream {
   const schedule = deps.schedule ?? defaultSchedule;
   const retryDelayMs = deps.retryDelayMs ?? 1_000;
+  const pollMs = deps.pollWhileDisconnectedMs ?? 3_000;
+  let pollTimer: ReturnType<typeof setInterval> | null = null;
   let state = initialRunState(runId);
   let stats: RunStreamStats = { isConnected: false, connections: 0, gapFetches: 0 };
   const listeners = new Set<() => void>();
@@ -55,12 +59,15 @@ export function createRunStream(runId: string, deps: RunStreamDeps): RunStream {
     if (state.gapAfter !== null) void fillGap();
   };
 
-  async function fillGap(): Promise<void> {
+  /** Fetches stored events after the last applied one: to fill a gap, or to poll while offline. */
+  async function fillGap(isPoll = false): Promise<void> {
     if (isFetchingGap || isClosed) return;
     isFetchingGap = true;
-    stats = { ...stats, gapFetches: stats.gapFetches + 1 };
+    if (!isPoll) stats = { ...stats, gapFetches: stats.gapFetches + 1 };
+    let pages = 0;
     try {
-      while (!isClosed && state.gapAfter !== null) {
+      while (!isClosed && (state.gapAfter !== null || (isPoll && pages === 0))) {
+        pages += 1;
         const page = await deps.fetchEvents(runId, state.lastSeq);
         if (isClosed) return;
         if (page.events.length === 0) break;
@@ -72,7 +79,7 @@ export function createRunStream(runId: string, deps: RunStreamDeps): RunStream {
       }
     } catch {
       // Unreachable for now: try again shortly; the socket's own reconnect also resumes from lastSeq.
-      if (!isClosed) setTimeout(() => void fillGap(), retryDelayMs);
+      if (!isClosed && !isPoll) setTimeout(() => void fillGap(), retryDelayMs);
     } finally {
       isFetchingGap = false;
     }
@@ -106,6 +113,7 @@ export function createRunStream(runId: string, deps: RunStreamDeps): RunStream {
       queueFlush();
     },
     onOpen: () => {
+      stopPolling();
       stats = { ...stats, isConnected: true, connections: stats.connections + 1 };
       notify();
     },
@@ -115,8 +123,21 @@ export function createRunStream(runId: string, deps: RunStreamDeps): RunStream {
       if (incoming.length > 0 || deltas.length > 0) flush();
       stats = { ...stats, isConnected: false };
       notify();
+      startPolling();
     },
   });
+  // Until the first connection opens (it may never: some proxies refuse sockets).
+  startPolling();
+
+  /** A proxy that refuses sockets, or a long outage: REST keeps the view moving meanwhile. */
+  function startPolling() {
+    if (pollMs > 0 && pollTimer === null && !isClosed) pollTimer = setInterval(() => void fillGap(true), pollMs);
+  }
+
+  function stopPolling() {
+    if (pollTimer !== null) clearInterval(pollTimer);
+    pollTimer = null;
+  }
 
   return {
     getState: () => state,
@@ -129,6 +150,7 @@ export function createRunStream(runId: string, deps: RunStreamDeps): RunStream {
     },
     close() {
       isClosed = true;
+      stopPolling();
       listeners.clear();
       connection.close();
     },
