@@ -53,7 +53,7 @@ test-browser: install-dev static/app/.vite/manifest.json
 test-fast: install-dev
 	$(PY) -m tests.runner fast
 
-bench: install-dev
+bench: install-dev static/app/.vite/manifest.json
 	$(PY) -m tests.runner bench
 
 lint: install-dev
