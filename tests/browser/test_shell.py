@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import re
+import time
 from collections.abc import Callable
 from typing import Any
 
-from playwright.sync_api import Page, expect
+from playwright.sync_api import Page, WebSocketRoute, expect
 
-from tests.browser.conftest import ADMIN, ALICE, BOB, ApiClient, log_in, unique_name
+from tests.browser.conftest import ADMIN, ALICE, BOB, ApiClient, Sessions, log_in, unique_name
 
 
 def test_signing_in_through_the_form_lands_on_the_workflows_page(anonymous_page: Page) -> None:
@@ -110,6 +111,57 @@ def test_the_inbox_badge_counts_new_approvals_live_and_drops_decided_ones(
     newest = max(pending_for(bob_api), key=lambda approval: approval["created_at"])
     bob_api.post(f"/api/approvals/{newest['id']}/decide/", {"decision": "approve"})
     expect(badge).to_have_attribute("data-count", str(already_waiting + 1))
+
+
+def wait_in(page: Page, check: Callable[[], bool], what: str, timeout_s: float = 10) -> None:
+    """Poll ``check`` while letting Playwright run its handlers (a sleep would hold them up)."""
+    deadline = time.monotonic() + timeout_s
+    while not check():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout_s} s waiting for {what}")
+        page.wait_for_timeout(50)
+
+
+def test_after_the_inbox_socket_reconnects_the_count_is_refetched(
+    api: ApiClient, api_as: Callable[[str], ApiClient], sessions: Sessions
+) -> None:
+    bob_api = api_as(BOB.username)
+    already_waiting = len(pending_for(bob_api))
+    workflow = api.post(
+        "/api/workflows/", {"name": unique_name("Needs Bob later"), "graph": approval_graph(BOB.username)}
+    )
+    api.post(f"/api/workflows/{workflow['id']}/publish/", {"note": "first"})
+    # Bob's inbox socket answers but never hears from the server: only a refetch can move the badge.
+    sockets: list[WebSocketRoute] = []
+    counts_fetched: list[str] = []
+    bob = sessions.new_page(BOB.username)
+    bob.route_web_socket("**/ws/inbox/", lambda socket: sockets.append(socket))
+    bob.on(
+        "response",
+        lambda response: counts_fetched.append(response.url) if "/api/approvals/" in response.url else None,
+    )
+    log_in(bob, BOB.username, BOB.password)
+    expect(bob).to_have_url(re.compile(r"/workflows$"))
+    # Loaded at start and again once the socket is open; after that only a reconnect refetches.
+    wait_in(
+        bob,
+        lambda: len(sockets) == 1 and len(counts_fetched) == 2,
+        "the count fetched after the socket opened",
+    )
+    badge = bob.get_by_role("navigation", name="Main").get_by_test_id("inbox-count")
+
+    api.post(f"/api/workflows/{workflow['id']}/runs/", {"inputs": {}})
+    wait_in(bob, lambda: len(pending_for(bob_api)) == already_waiting + 1, "the approval")
+    bob.wait_for_timeout(1_000)  # what a live update would have needed, with room to spare
+    if already_waiting:
+        expect(badge).to_have_attribute("data-count", str(already_waiting))
+    else:
+        expect(badge).to_have_count(0)
+
+    sockets[-1].close()
+
+    expect(badge).to_have_attribute("data-count", str(already_waiting + 1))
+    assert (len(sockets), len(counts_fetched)) == (2, 3)
 
 
 def test_going_offline_shows_a_banner_that_clears_when_the_connection_returns(page: Page) -> None:
