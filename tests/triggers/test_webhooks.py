@@ -19,6 +19,7 @@ from django.test import Client, override_settings
 from django.utils import timezone
 
 from executions.models import OutboxMessage, Run, RunEvent
+from tests.support.processes import wait_until
 from tests.triggers.helpers import deliver, echo_graph, ledger, published, share
 from triggers import services
 from triggers.models import Trigger, TriggerFire
@@ -347,7 +348,7 @@ def test_garbage_never_gets_a_500(
 
 
 @pytest.mark.django_db(transaction=True)
-def test_two_racing_repeats_make_one_run(hook: dict[str, Any]) -> None:
+def test_two_racing_repeats_make_one_run(worker: Any, hook: dict[str, Any]) -> None:
     moment = int(time.time())
     answers: list[Any] = []
     barrier = threading.Barrier(2)
@@ -376,6 +377,8 @@ def test_two_racing_repeats_make_one_run(hook: dict[str, Any]) -> None:
     assert sorted(answer.status_code for answer in answers) == [202, 202]
     assert answers[0].json()["run_id"] == answers[1].json()["run_id"]
     assert Run.objects.count() == 1 and TriggerFire.objects.count() == 1
+    # Let the worker finish the run, so the teardown does not truncate tables under it.
+    wait_until(lambda: Run.objects.filter(status="succeeded").exists(), 30, "the run to finish")
 
 
 @pytest.mark.django_db(transaction=True)
