@@ -8,6 +8,7 @@ import { ApiError } from "../../api";
 import { createProvider, deleteProvider, PROVIDER_KINDS, testProvider, updateProvider, type Provider, type ProviderInput, type ProviderKind } from "../../api/agents";
 import type { JsonObject } from "../../api/editor";
 import { Dialog } from "../../components/Dialog";
+import { useAppStore } from "../../store";
 import { FormField } from "../../components/FormField";
 import { asApiError, parseJsonField } from "./shared";
 
@@ -39,6 +40,8 @@ function draftOf(provider: Provider | null): Draft {
 
 function ProviderDialog({ provider, onClose, onSaved }: { provider: Provider | null; onClose: () => void; onSaved: (provider: Provider) => void }) {
   const [draft, setDraft] = useState<Draft>(() => draftOf(provider));
+  // The endpoint is trusted (it bypasses the egress guard), so only staff may set it.
+  const maySetEndpoint = useAppStore((state) => state.user?.is_staff ?? false);
   const [errors, setErrors] = useState<Record<string, string[]>>({});
   const [message, setMessage] = useState<string | null>(null);
   const [isSaving, setSaving] = useState(false);
@@ -53,7 +56,7 @@ function ProviderDialog({ provider, onClose, onSaved }: { provider: Provider | n
     const input: ProviderInput = {
       name: draft.name.trim(),
       kind: draft.kind,
-      base_url: draft.base_url.trim(),
+      ...(maySetEndpoint && { base_url: draft.base_url.trim() }),
       config: config as JsonObject,
       max_concurrency: Number(draft.max_concurrency) || 0,
       requests_per_minute: Number(draft.requests_per_minute) || 0,
@@ -102,8 +105,20 @@ function ProviderDialog({ provider, onClose, onSaved }: { provider: Provider | n
           )}
         </FormField>
         {draft.kind !== "scripted" && (
-          <FormField label="Base URL" errors={errors.base_url} hint={draft.kind === "openai" ? "Any OpenAI-compatible endpoint (Ollama, vLLM, Azure, OpenRouter…); empty for OpenAI itself." : "Empty for Anthropic's own API."}>
-            {(props) => <input {...props} className="input" value={draft.base_url} onChange={(event) => set("base_url", event.target.value)} placeholder="https://…" data-testid="provider-base-url" />}
+          <FormField
+            label="Base URL"
+            errors={errors.base_url}
+            hint={
+              !maySetEndpoint
+                ? "Only staff can point a provider at another endpoint."
+                : draft.kind === "openai"
+                  ? "Any OpenAI-compatible endpoint (Ollama, vLLM, Azure, OpenRouter…); empty for OpenAI itself."
+                  : "Empty for Anthropic's own API."
+            }
+          >
+            {(props) => (
+              <input {...props} className="input" value={draft.base_url} disabled={!maySetEndpoint} onChange={(event) => set("base_url", event.target.value)} placeholder="https://…" data-testid="provider-base-url" />
+            )}
           </FormField>
         )}
         <FormField
