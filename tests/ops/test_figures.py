@@ -9,6 +9,7 @@ from decimal import Decimal
 from typing import Any
 
 import pytest
+from django.conf import settings as django_settings
 from django.contrib.auth import get_user_model
 from django.core.cache import cache
 from django.test import Client
@@ -378,3 +379,22 @@ def test_services_queue_depth_counts_every_priority_list(settings: Any) -> None:
         assert figures._redis_queue_length(client, name) == 5
     finally:
         client.delete(name, f"{name}\x06\x163")
+
+
+def test_the_admin_index_links_the_console(seeded: dict[str, Any]) -> None:
+    admin = get_user_model().objects.create_superuser("root", "root@example.com", "pw")
+    client = Client()
+    client.force_login(admin)
+    page = client.get("/admin/").content.decode()
+    assert '<a href="/ops">Operations console</a>' in page
+
+
+@pytest.mark.django_db(transaction=True)
+def test_workers_answering_a_ping_are_listed(worker: Any) -> None:
+    found = figures.workers()
+    assert found, "no worker listed"
+    assert all(entry["alive"] for entry in found)
+    if django_settings.SERVICES_MODE:
+        assert any(entry["name"].startswith("test-") for entry in found)
+    else:
+        assert [entry["name"] for entry in found] == ["embedded"]
