@@ -141,6 +141,8 @@ def test_bad_inputs_start_nothing(worker: Any, people: dict[str, Any]) -> None:
     assert "input_schema" in str(refused.value)
     with pytest.raises(CommandError, match="No workflow is named"):
         run_command("run_workflow", "Tripler")
+    with pytest.raises(CommandError, match="bob may not run 'Doubler'"):
+        run_command("run_workflow", "Doubler", "--input", "n=1", "--as", "bob")
     with pytest.raises(CommandError, match="Version 7 does not exist"):
         run_command("run_workflow", "Doubler", "--input", "n=1", "--version", "7")
     assert Run.objects.count() == 0

@@ -17,6 +17,8 @@ from executions.engine.states import RunStatus
 from executions.models import Run, RunSource
 from executions.starting import StartRefused, check_run_request
 from ops import cli
+from workflows.access import has_role
+from workflows.choices import Role
 
 EXIT_FAILED = 1
 EXIT_TIMED_OUT = 2
@@ -51,6 +53,11 @@ class Command(BaseCommand):
     def handle(self, *args: Any, **options: Any) -> None:
         workflow = cli.find_workflow(options["workflow"])
         user = cli.find_user(options["username"]) if options["username"] else workflow.owner
+        if not has_role(user, workflow, Role.RUNNER):
+            raise CommandError(
+                f"{user.get_username()} may not run '{workflow.name}' (it needs the runner role).",
+                returncode=EXIT_FAILED,
+            )
         inputs: dict[str, Any] = {}
         if options["inputs_json"]:
             inputs = cli.parse_json(options["inputs_json"], "--inputs-json")
