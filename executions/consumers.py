@@ -10,6 +10,7 @@ auth or access are closed before accept.
 from __future__ import annotations
 
 import asyncio
+from collections import OrderedDict
 from typing import Any
 from urllib.parse import parse_qs
 
@@ -108,11 +109,26 @@ class RunsConsumer(_AuthenticatedConsumer):
         workflow_ids = await database_sync_to_async(
             lambda: list(visible_workflows(user).values_list("pk", flat=True))
         )()
-        await self.join([publish.workflow_group(workflow_id) for workflow_id in workflow_ids])
+        self._last_sent: OrderedDict[str, Any] = OrderedDict()
+        await self.join(
+            [
+                publish.runs_for_group(user.pk),
+                *[publish.workflow_group(workflow_id) for workflow_id in workflow_ids],
+            ]
+        )
         await self.accept()
 
     async def run_summary(self, message: dict[str, Any]) -> None:
-        await self.send_json({"type": "run.summary", "run": message["run"]})
+        # A summary reaches this socket through the workflow's group and the user's own: send it once.
+        run = message["run"]
+        key = str(run.get("id"))
+        if self._last_sent.get(key) == run:
+            return
+        self._last_sent[key] = run
+        self._last_sent.move_to_end(key)
+        while len(self._last_sent) > 1000:
+            self._last_sent.popitem(last=False)
+        await self.send_json({"type": "run.summary", "run": run})
 
 
 class InboxConsumer(_AuthenticatedConsumer):

@@ -157,8 +157,16 @@ def node_delta(run_id: Any, node_id: str, scope: str, attempt: int, index: int, 
     )
 
 
-def run_summary(workflow_id: Any, summary: dict[str, Any]) -> None:
-    _publisher.send([(workflow_group(workflow_id), {"type": "run.summary", "run": summary})])
+def runs_for_group(user_id: Any) -> str:
+    """Summaries of runs of the user's own workflows and of runs they started: a runs list
+    opened before the user created a workflow still hears of its runs."""
+    return f"runs_for.{user_id}"
+
+
+def run_summary(workflow_id: Any, summary: dict[str, Any], user_ids: Iterable[Any] = ()) -> None:
+    message = {"type": "run.summary", "run": summary}
+    groups = [workflow_group(workflow_id), *(runs_for_group(user_id) for user_id in sorted(set(user_ids)))]
+    _publisher.send([(group, message) for group in groups])
 
 
 def approval_change(

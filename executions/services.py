@@ -455,7 +455,8 @@ def publish_run_summary(run_id: Any) -> None:
 
     run = Run.objects.select_related("workflow", "version", "created_by").filter(pk=run_id).first()
     if run is not None:
-        publish.run_summary(run.workflow_id, dict(RunSummarySerializer(run).data))
+        people = [user_id for user_id in (run.workflow.owner_id, run.created_by_id) if user_id is not None]
+        publish.run_summary(run.workflow_id, dict(RunSummarySerializer(run).data), people)
 
 
 def enqueue_advance(run_id: Any) -> None:

@@ -241,3 +241,26 @@ async def test_the_runs_and_inbox_streams(users: dict[str, Any]) -> None:
     assert removed["type"] == "approval.remove" and removed["approval"]["status"] == "cancelled"
     await runs_socket.disconnect()
     await inbox.disconnect()
+
+
+async def test_the_runs_stream_hears_of_a_workflow_created_after_it_connected(users: dict[str, Any]) -> None:
+    """The socket joined the groups of the workflows that existed when it connected; a workflow
+    its user creates afterwards still reaches it (through the user's own group), once per change,
+    and nobody else's socket hears of it."""
+    owner, stranger = users["owner"], users["stranger"]
+    sockets = {}
+    for name, user in (("owner", owner), ("stranger", stranger)):
+        _, raw = await sync_to_async(ApiToken.issue)(user)
+        sockets[name], connected = await connect("/ws/runs/", [(b"authorization", f"Bearer {raw}".encode())])
+        assert connected
+    run_id = await sync_to_async(make_run)(owner)  # a new workflow, then its run
+    seen: list[tuple[str, str]] = []
+    while not seen or seen[-1][1] != "waiting":
+        message = await sockets["owner"].receive_json_from(timeout=5)
+        assert message["type"] == "run.summary" and message["run"]["id"] == run_id
+        seen.append((message["run"]["id"], message["run"]["status"]))
+    assert len(seen) == len(set(seen)), f"a change was sent twice: {seen}"
+    assert await sockets["owner"].receive_nothing(timeout=0.3)
+    assert await sockets["stranger"].receive_nothing(timeout=0.3)
+    for socket in sockets.values():
+        await socket.disconnect()
