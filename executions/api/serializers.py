@@ -215,7 +215,7 @@ class RunDetailSerializer(RunSummarySerializer):
     node_runs = serializers.SerializerMethodField()
 
     class Meta(RunSummarySerializer.Meta):
-        fields = [*RunSummarySerializer.Meta.fields, "graph", "node_runs"]
+        fields = [*RunSummarySerializer.Meta.fields, "variables", "graph", "node_runs"]
         read_only_fields = fields
 
     @extend_schema_field(NodeRunSerializer(many=True))

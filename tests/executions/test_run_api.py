@@ -270,3 +270,15 @@ def test_wait_s_answers_at_the_deadline_when_the_run_is_still_going(
     }
     node = client.get(f"/api/runs/{body['id']}/node-runs/wait/").json()
     assert node["wait_reason"] == "timer" and node["attempts"] == []
+
+
+def test_the_run_detail_shows_the_variables_it_started_with(
+    users: dict[str, Any], shared: Workflow, api_client_for: Callable[[Any], Any]
+) -> None:
+    """So a re-run can start with the same ones (the list's summaries leave them out)."""
+    client = api_client_for(users["runner"])
+    overridden = start(client, shared, variables={"tone": "dryly"}).json()["id"]
+    defaulted = start(client, shared).json()["id"]
+    assert client.get(f"/api/runs/{overridden}/").json()["variables"] == {"tone": "dryly"}
+    assert client.get(f"/api/runs/{defaulted}/").json()["variables"] == {"tone": "warmly"}
+    assert "variables" not in client.get("/api/runs/").json()["results"][0]

@@ -108,11 +108,13 @@ describe("rerun", () => {
 
     await rerun({ workflow: 7, version: 3, is_draft: false, inputs: { ticket: "x" } });
     await rerun({ workflow: 7, version: null, is_draft: true, inputs: { ticket: "y" } });
+    await rerun({ workflow: 7, version: 3, is_draft: false, inputs: { ticket: "z" }, variables: { tone: "dry" } });
 
     const bodies = fetchMock.mock.calls.map((call) => JSON.parse(String((call as unknown as [string, RequestInit])[1].body)));
     expect(bodies).toEqual([
       { inputs: { ticket: "x" }, version: 3 },
       { inputs: { ticket: "y" }, draft: true },
+      { inputs: { ticket: "z" }, variables: { tone: "dry" }, version: 3 },
     ]);
     expect((fetchMock.mock.calls[0] as unknown as [string])[0]).toBe("/api/workflows/7/runs/");
   });

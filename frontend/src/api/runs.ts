@@ -114,6 +114,8 @@ export interface NodeRunDetail extends NodeRunRow {
 }
 
 export interface RunDetail extends RunListItem {
+  /** The workflow variables the run started with (overrides merged over the defaults). */
+  variables?: Record<string, unknown>;
   /** The graph the run executes: its version's, or the draft as it was when the run started. */
   graph: GraphDocument;
   node_runs: NodeRunRow[];
@@ -205,10 +207,13 @@ export function retryRun(runId: string, target: { node_id?: string; scope?: stri
   return api.post<RunListItem>(`${runPath(runId)}retry/`, target);
 }
 
-/** A new run of the same workflow with the same inputs: same version, or the current draft. */
-export function rerun(run: Pick<RunListItem, "workflow" | "version" | "is_draft" | "inputs">): Promise<RunListItem> {
+/** A new run of the same workflow with the same inputs and variables: same version, or the current draft. */
+export function rerun(
+  run: Pick<RunListItem, "workflow" | "version" | "is_draft" | "inputs"> & { variables?: Record<string, unknown> },
+): Promise<RunListItem> {
   const inputs = run.inputs && typeof run.inputs === "object" && !Array.isArray(run.inputs) ? run.inputs : {};
-  const body = run.is_draft || run.version === null ? { inputs, draft: true } : { inputs, version: run.version };
+  const target = run.is_draft || run.version === null ? { draft: true } : { version: run.version };
+  const body = run.variables ? { inputs, variables: run.variables, ...target } : { inputs, ...target };
   return api.post<RunListItem>(`/api/workflows/${run.workflow}/runs/`, body);
 }
 
