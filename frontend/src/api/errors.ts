@@ -18,13 +18,16 @@ export class ApiError extends Error {
   readonly status: number;
   readonly detail: string;
   readonly errors?: FieldErrors | ValidationIssue[];
+  /** The error answer as parsed, for forms whose fields nest (`{"config": {"cron": [...]}}`). */
+  readonly body?: unknown;
 
-  constructor(status: number, detail: string, errors?: FieldErrors | ValidationIssue[]) {
+  constructor(status: number, detail: string, errors?: FieldErrors | ValidationIssue[], body?: unknown) {
     super(detail);
     this.name = "ApiError";
     this.status = status;
     this.detail = detail;
     if (errors !== undefined) this.errors = errors;
+    if (body !== undefined) this.body = body;
   }
 
   get isNetworkError(): boolean {
@@ -113,6 +116,11 @@ function asFieldErrors(body: Record<string, unknown>): FieldErrors | undefined {
  * `{"detail"}`, `{"detail", "errors": [...]}` and DRF field errors.
  */
 export function apiErrorFromBody(status: number, body: unknown): ApiError {
+  const error = errorFromBody(status, body);
+  return body === undefined ? error : new ApiError(error.status, error.detail, error.errors, body);
+}
+
+function errorFromBody(status: number, body: unknown): ApiError {
   if (isRecord(body)) {
     const detail = typeof body.detail === "string" && body.detail ? body.detail : null;
     if (Array.isArray(body.errors)) {

@@ -49,3 +49,5 @@ export {
   starterGraph,
 } from "./workflows";
 export type { NewWorkflow, WorkflowFilters } from "./workflows";
+export type { CatchUp, EventStatus, Overlap, ScheduleConfig, Trigger, TriggerChanges, TriggerFire, TriggerKind, TriggerWithSecret, WorkflowEventConfig } from "./triggers";
+export { createTrigger, DEFAULT_GRACE_S, deleteTrigger, fetchTrigger, listTriggers, listWorkflowChoices, MAX_GRACE_S, rotateTriggerSecret, separateSecret, updateTrigger } from "./triggers";

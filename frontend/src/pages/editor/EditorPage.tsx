@@ -21,9 +21,10 @@ import { RunDialog } from "../../editor/RunDialog";
 import { useEditorStore } from "../../editor/store";
 import { Toolbar, type EditorDialog } from "../../editor/Toolbar";
 import { useShortcuts } from "../../editor/useShortcuts";
+import { TriggersPanel } from "../../editor/triggers/TriggersPanel";
 import { VersionsPanel } from "../../editor/VersionsPanel";
 
-type Tab = "inspector" | "issues" | "versions";
+type Tab = "inspector" | "issues" | "versions" | "triggers";
 
 /** Runs `callback` once the page is idle after drawing (soon after, where idle callbacks are missing). */
 function afterFirstPaint(callback: () => void): void {
@@ -33,15 +34,15 @@ function afterFirstPaint(callback: () => void): void {
 
 type LoadState = { status: "loading" } | { status: "error"; error: ApiError } | { status: "ready" };
 
-function SidePanel({ tab, setTab, versionsKey, onCompare, canEdit }: { tab: Tab; setTab: (tab: Tab) => void; versionsKey: number; onCompare: (from: VersionRef, to: VersionRef) => void; canEdit: boolean }) {
+function SidePanel({ tab, setTab, versionsKey, onCompare, canEdit, workflowId }: { tab: Tab; setTab: (tab: Tab) => void; versionsKey: number; onCompare: (from: VersionRef, to: VersionRef) => void; canEdit: boolean; workflowId: number }) {
   const selected = useSingleSelection();
   const issueCount = useEditorStore((state) => state.issues.length);
   return (
     <aside className="fd-side" aria-label="Details">
       <div className="fd-tabs" role="tablist">
-        {(["inspector", "issues", "versions"] as const).map((name) => (
+        {(["inspector", "issues", "versions", "triggers"] as const).map((name) => (
           <button key={name} type="button" role="tab" aria-selected={tab === name} className={tab === name ? "is-active" : undefined} onClick={() => setTab(name)} data-testid={`tab-${name}`}>
-            {name === "inspector" ? "Node" : name === "issues" ? `Problems (${issueCount})` : "Versions"}
+            {name === "inspector" ? "Node" : name === "issues" ? `Problems (${issueCount})` : name === "versions" ? "Versions" : "Triggers"}
           </button>
         ))}
       </div>
@@ -56,6 +57,7 @@ function SidePanel({ tab, setTab, versionsKey, onCompare, canEdit }: { tab: Tab;
           ))}
         {tab === "issues" && <IssuesPanel />}
         {tab === "versions" && <VersionsPanel refreshKey={versionsKey} onCompare={onCompare} />}
+        {tab === "triggers" && <TriggersPanel workflowId={workflowId} canEdit={canEdit} />}
       </div>
     </aside>
   );
@@ -110,7 +112,7 @@ function Editor({ workflowId }: { workflowId: number }) {
       <div className="fd-editor__body">
         {canEdit && <Palette />}
         <Canvas readOnly={!canEdit} onNodeClick={showInspector} />
-        <SidePanel tab={tab} setTab={setTab} versionsKey={versionsKey} onCompare={(from, to) => setDiff({ from, to })} canEdit={canEdit} />
+        <SidePanel tab={tab} setTab={setTab} versionsKey={versionsKey} onCompare={(from, to) => setDiff({ from, to })} canEdit={canEdit} workflowId={workflowId} />
       </div>
       {dialog === "publish" && (
         <PublishDialog
