@@ -104,6 +104,12 @@ def test_a_webhook_made_in_the_editor_starts_a_run_when_signed_with_the_secret_s
     status, _ = deliver(flowdeck_server, trigger["url"], "whsec_wrong", {"other": 1})
     assert status == 401
 
+    page.reload()
+    page.get_by_test_id("tab-triggers").click()
+    fires = page.get_by_test_id(f"trigger-{trigger['id']}").get_by_test_id("trigger-fires")
+    fires.locator("summary").click()
+    expect(fires.get_by_test_id("trigger-fires-list")).to_contain_text("started")
+
 
 def test_a_schedule_with_a_bad_cron_shows_the_error_under_the_field_then_saves_a_good_one(
     page: Page, api: ApiClient
@@ -175,6 +181,11 @@ def test_a_trigger_switched_off_and_a_rotated_secret(
     assert status in (200, 202), answer
     status, answer = deliver(flowdeck_server, created["url"], old_secret, {"n": 3})
     assert status in (200, 202), answer
+
+    row.get_by_test_id("trigger-delete").click()
+    row.get_by_test_id("trigger-delete-confirm").click()
+    expect(row).to_have_count(0)
+    assert triggers_of(api, workflow_id) == []
 
 
 def test_a_workflow_event_trigger_made_in_the_editor_follows_another_workflow(

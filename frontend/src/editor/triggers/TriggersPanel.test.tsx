@@ -127,6 +127,31 @@ describe("TriggersPanel", () => {
     expect(byTestId("trigger-form")).not.toBeNull();
   });
 
+  it("edits a schedule with a PATCH of its name, config and state, and deletes after a confirmation", async () => {
+    const schedule = { ...webhook(4), kind: "schedule" as const, url: null, config: { cron: "0 9 * * *", timezone: "Asia/Tokyo", catch_up: "skip", overlap: "allow", inputs: {} } };
+    stubList([schedule]);
+    const patch = vi.spyOn(api, "patch").mockImplementation(((_path: string, body: { config: Trigger["config"] }) => Promise.resolve({ ...schedule, config: body.config })) as typeof api.patch);
+    const remove = vi.spyOn(api, "delete").mockImplementation((() => Promise.resolve(undefined)) as typeof api.delete);
+    await render(true);
+
+    await click("trigger-edit");
+    expect((byTestId("trigger-cron") as HTMLInputElement).value).toBe("0 9 * * *");
+    await act(async () => setValue(byTestId("trigger-cron") as HTMLInputElement, "0 10 * * *"));
+    await click("trigger-save");
+    expect(patch).toHaveBeenCalledWith("/api/workflows/5/triggers/4/", {
+      name: "",
+      config: { cron: "0 10 * * *", timezone: "Asia/Tokyo", catch_up: "skip", overlap: "allow", inputs: {} },
+      enabled: true,
+    });
+    expect(byTestId("trigger-4")?.textContent).toContain("At 10:00, every day (Asia/Tokyo time)");
+
+    await click("trigger-delete");
+    expect(remove).not.toHaveBeenCalled();
+    await click("trigger-delete-confirm");
+    expect(remove).toHaveBeenCalledWith("/api/workflows/5/triggers/4/");
+    expect(byTestId("trigger-4")).toBeNull();
+  });
+
   it("lists triggers read-only for viewers", async () => {
     stubList([webhook(1)]);
     await render(false);

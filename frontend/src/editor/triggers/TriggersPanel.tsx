@@ -1,6 +1,6 @@
 import { useCallback, useEffect, useState } from "react";
 
-import { ApiError, createTrigger, DEFAULT_GRACE_S, deleteTrigger, listTriggers, listWorkflowChoices, rotateTriggerSecret, updateTrigger, type Trigger, type TriggerKind } from "../../api";
+import { ApiError, createTrigger, DEFAULT_GRACE_S, deleteTrigger, fetchTrigger, listTriggers, listWorkflowChoices, rotateTriggerSecret, updateTrigger, type Trigger, type TriggerFire, type TriggerKind } from "../../api";
 import { describeCron } from "./cron";
 import { createBody, emptyForm, formFromTrigger, KIND_LABELS, serverFieldErrors, configFromForm, type FormErrors, type TriggerFormState } from "./form";
 import { SecretBox, type RevealedSecret } from "./SecretBox";
@@ -75,6 +75,50 @@ function Summary({ trigger, workflowNames }: { trigger: Trigger; workflowNames: 
       </p>
       {inputs.length > 0 && <p className="muted">Inputs: {inputs.join(", ")}</p>}
     </>
+  );
+}
+
+const OUTCOME_BADGES: Record<TriggerFire["outcome"], string> = { started: "badge--success", skipped: "badge--muted", refused: "badge--muted" };
+
+/** The trigger's last firings, asked for when opened: what started, and why a slot was skipped or refused. */
+function RecentFires({ trigger }: { trigger: Trigger }) {
+  const [fires, setFires] = useState<TriggerFire[] | null>(null);
+  const [error, setError] = useState<string | null>(null);
+  const load = () => {
+    setError(null);
+    fetchTrigger(trigger.workflow, trigger.id)
+      .then((detail) => setFires(detail.recent_fires ?? []))
+      .catch((caught: unknown) => setError(message(caught, "Could not load the firings.")));
+  };
+  return (
+    <details
+      className="fd-trigger__fires"
+      data-testid="trigger-fires"
+      onToggle={(event) => {
+        if (event.currentTarget.open) load();
+      }}
+    >
+      <summary>Recent firings</summary>
+      {error && <p className="fd-field__issue-inline">{error}</p>}
+      {!error && fires === null && <p className="muted">Loading…</p>}
+      {fires?.length === 0 && <p className="muted">None yet.</p>}
+      {fires && fires.length > 0 && (
+        <ul data-testid="trigger-fires-list">
+          {fires.map((fire, index) => (
+            <li key={`${fire.created_at}:${index}`}>
+              <span className={`badge ${OUTCOME_BADGES[fire.outcome]}`}>{fire.outcome}</span> {when(fire.created_at)}
+              {fire.run && (
+                <>
+                  {" · "}
+                  <a href={`/runs/${encodeURIComponent(fire.run)}`}>run</a>
+                </>
+              )}
+              {fire.reason && <span className="muted"> · {fire.reason}</span>}
+            </li>
+          ))}
+        </ul>
+      )}
+    </details>
   );
 }
 
@@ -165,6 +209,7 @@ function TriggerRow({ trigger, canEdit, workflowNames, onEdit, onChanged, onDele
       <p className="muted">
         Runs as {trigger.owner} · last fired {when(trigger.last_fired_at)}
       </p>
+      <RecentFires key={trigger.last_fired_at ?? ""} trigger={trigger} />
       {error && (
         <p className="fd-field__issue-inline" role="alert" data-testid="trigger-row-error">
           {error}
