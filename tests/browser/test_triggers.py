@@ -11,6 +11,7 @@ import time
 import urllib.error
 import urllib.parse
 import urllib.request
+from collections.abc import Callable
 from typing import Any
 
 from playwright.sync_api import Page, expect
@@ -224,3 +225,32 @@ def test_a_workflow_event_trigger_made_in_the_editor_follows_another_workflow(
         "inputs": {"why": "{{ event.run.error }}"},
     }
     expect(page.get_by_test_id("trigger-event-summary")).to_contain_text(source_name)
+
+
+VIEWERS_GROUP = """
+from django.contrib.auth.models import Group, User
+group, _ = Group.objects.get_or_create(name="trigger viewers")
+group.user_set.add(User.objects.get(username="alice"))
+"""
+
+
+def test_a_viewer_sees_the_triggers_but_cannot_change_them(
+    api: ApiClient, flowdeck_server: LiveServer, login_as: Callable[[str], Page]
+) -> None:
+    workflow_id = published_workflow(api)
+    flowdeck_server.manage("shell", "-c", VIEWERS_GROUP)
+    api.patch(f"/api/workflows/{workflow_id}/", {"grants": [{"group": "trigger viewers", "role": "viewer"}]})
+    created = api.post(
+        f"/api/workflows/{workflow_id}/triggers/",
+        {"kind": "schedule", "config": {"cron": "@daily", "timezone": "UTC"}},
+    )
+
+    alice = login_as("alice")
+    open_triggers(alice, workflow_id)
+    row = alice.get_by_test_id(f"trigger-{created['id']}")
+    expect(row).to_contain_text("Every day at midnight (UTC time)")
+    expect(alice.get_by_test_id("triggers-read-only")).to_be_visible()
+    expect(alice.get_by_test_id("trigger-add-webhook")).to_have_count(0)
+    expect(row.get_by_test_id("trigger-toggle")).to_have_count(0)
+    expect(row.get_by_test_id("trigger-edit")).to_have_count(0)
+    expect(row.get_by_test_id("trigger-delete")).to_have_count(0)
