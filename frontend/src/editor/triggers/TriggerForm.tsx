@@ -236,7 +236,7 @@ export function TriggerForm({ initial, isNew, onSubmit, onCancel }: TriggerFormP
         <input type="checkbox" checked={form.enabled} data-testid="trigger-enabled" onChange={(event) => set({ enabled: event.target.checked })} />
         Enabled
       </label>
-      {!isNew && form.kind !== "webhook" && <p className="fd-field__help">Saving makes you the trigger’s owner: its runs will run as you.</p>}
+      {!isNew && <p className="fd-field__help">Changing the settings or switching the trigger on makes you its owner: its runs will run as you.</p>}
       <div className="fd-trigger-form__actions">
         <button type="submit" className="button fd-small" disabled={saving} data-testid="trigger-save">
           {saving ? "Saving…" : isNew ? "Create trigger" : "Save"}

@@ -2,7 +2,7 @@ import { useCallback, useEffect, useState } from "react";
 
 import { ApiError, createTrigger, DEFAULT_GRACE_S, deleteTrigger, fetchTrigger, listTriggers, listWorkflowChoices, rotateTriggerSecret, updateTrigger, type Trigger, type TriggerFire, type TriggerKind } from "../../api";
 import { describeCron } from "./cron";
-import { createBody, emptyForm, formFromTrigger, KIND_LABELS, serverFieldErrors, configFromForm, type FormErrors, type TriggerFormState } from "./form";
+import { createBody, emptyForm, formFromTrigger, KIND_LABELS, serverFieldErrors, configFromForm, updateBody, type FormErrors, type TriggerFormState } from "./form";
 import { SecretBox, type RevealedSecret } from "./SecretBox";
 import { TriggerForm } from "./TriggerForm";
 
@@ -217,7 +217,14 @@ function TriggerRow({ trigger, canEdit, workflowNames, onEdit, onChanged, onDele
       )}
       {canEdit && (
         <div className="fd-versions__actions">
-          <button type="button" className="button button--quiet fd-small" disabled={busy} onClick={() => void setEnabled(!trigger.enabled)} data-testid="trigger-toggle">
+          <button
+            type="button"
+            className="button button--quiet fd-small"
+            disabled={busy}
+            title={trigger.enabled ? "Stop this trigger from starting runs" : "Enabling makes you the trigger’s owner: its runs will run as you"}
+            onClick={() => void setEnabled(!trigger.enabled)}
+            data-testid="trigger-toggle"
+          >
             {trigger.enabled ? "Disable" : "Enable"}
           </button>
           <button type="button" className="button button--quiet fd-small" onClick={onEdit} data-testid="trigger-edit">
@@ -311,7 +318,7 @@ export function TriggersPanel({ workflowId, canEdit }: { workflowId: number; can
     const { config, errors } = configFromForm(form);
     if (Object.keys(errors).length > 0) return errors;
     try {
-      replace(await updateTrigger(workflowId, trigger.id, { name: form.name.trim(), config, enabled: form.enabled }));
+      replace(await updateTrigger(workflowId, trigger.id, updateBody(trigger, form, config)));
       setMode({ type: "list" });
       return null;
     } catch (caught) {

@@ -3,7 +3,7 @@ import { describe, expect, it } from "vitest";
 import { apiErrorFromBody, ApiError } from "../../api/errors";
 import type { Trigger } from "../../api/triggers";
 import { describeCron } from "./cron";
-import { configFromForm, createBody, emptyForm, formFromTrigger, generalErrors, serverFieldErrors } from "./form";
+import { configFromForm, createBody, emptyForm, formFromTrigger, generalErrors, serverFieldErrors, updateBody } from "./form";
 import { signingExample } from "./signing";
 
 function saved(kind: Trigger["kind"], config: Trigger["config"]): Trigger {
@@ -80,6 +80,22 @@ describe("trigger form → config", () => {
     const event = formFromTrigger(saved("workflow_event", { workflow: 4, on: ["failed"], inputs: { why: "{{ event.run.error }}" } }));
     expect(event).toMatchObject({ sourceWorkflow: "4", on: ["failed"], eventInputs: [{ name: "why", template: "{{ event.run.error }}" }] });
     expect(configFromForm(event).config).toEqual({ workflow: 4, on: ["failed"], inputs: { why: "{{ event.run.error }}" } });
+  });
+});
+
+describe("trigger edits", () => {
+  it("send config only when it changed, so renaming keeps the owner", () => {
+    const trigger = saved("schedule", { cron: "0 9 * * *", timezone: "UTC", catch_up: "skip", overlap: "allow", inputs: { b: 1, a: 2 } });
+    const form = { ...formFromTrigger(trigger), name: "Morning" };
+    expect(updateBody(trigger, form, configFromForm(form).config)).toEqual({ name: "Morning", enabled: false });
+    const changed = { ...form, cron: "0 8 * * *" };
+    expect(updateBody(trigger, changed, configFromForm(changed).config)).toEqual({
+      name: "Morning",
+      enabled: false,
+      config: { cron: "0 8 * * *", timezone: "UTC", catch_up: "skip", overlap: "allow", inputs: { b: 1, a: 2 } },
+    });
+    const hook = saved("webhook", {});
+    expect(updateBody(hook, formFromTrigger(hook), {})).toEqual({ name: "Nightly", enabled: false });
   });
 });
 

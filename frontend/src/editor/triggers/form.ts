@@ -199,3 +199,21 @@ export function generalErrors(errors: FormErrors): string[] {
     .filter(([key]) => !(FORM_FIELDS as readonly string[]).includes(key))
     .flatMap(([, list]) => list);
 }
+
+function canonical(value: unknown): unknown {
+  if (Array.isArray(value)) return value.map(canonical);
+  if (typeof value === "object" && value !== null) {
+    return Object.fromEntries(Object.keys(value).sort().map((key) => [key, canonical((value as Record<string, unknown>)[key])]));
+  }
+  return value;
+}
+
+/**
+ * What an edit sends: `config` only when it changed, since a changed config (or switching the
+ * trigger on) makes the editor its owner, the user its runs run as.
+ */
+export function updateBody(trigger: Trigger, form: TriggerFormState, config: JsonObject): { name: string; enabled: boolean; config?: JsonObject } {
+  const body: { name: string; enabled: boolean; config?: JsonObject } = { name: form.name.trim(), enabled: form.enabled };
+  if (JSON.stringify(canonical(config)) !== JSON.stringify(canonical(trigger.config))) body.config = config;
+  return body;
+}
