@@ -10,8 +10,8 @@ import { CATCH_UP_LABELS, EVENT_STATUSES, generalErrors, KIND_LABELS, OVERLAP_LA
 
 /** What templates of a workflow-event trigger can read (README "Triggers"). */
 const EVENT_SUGGESTIONS: Suggestion[] = [
-  { value: "event.type", detail: "run.succeeded or run.failed" },
-  ...["id", "workflow", "workflow_name", "status", "source", "inputs", "outputs", "error", "created_at", "finished_at"].map((name) => ({ value: `event.run.${name}`, detail: "the finished run" })),
+  { value: "event.type", detail: "" },
+  ...["id", "workflow", "workflow_name", "status", "source", "inputs", "outputs", "error", "created_at", "finished_at"].map((name) => ({ value: `event.run.${name}`, detail: "" })),
 ];
 const eventSuggestions = () => EVENT_SUGGESTIONS;
 

@@ -79,6 +79,13 @@ export function describeCron(expression: string, zone: string): string {
   const fields = trimmed.split(/\s+/);
   if (fields.length !== 5) return `Cron has five fields (minute hour day-of-month month day-of-week); this has ${fields.length}.`;
   const [minute = "*", hour = "*", dayOfMonth = "*", month = "*", dayOfWeek = "*"] = fields;
+  const limits = [
+    [minute, 59, "Minutes"],
+    [hour, 23, "Hours"],
+  ] as const;
+  for (const [field, most, label] of limits) {
+    if (field.split(/[,/-]/).some((part) => NUMBER.test(part) && Number(part) > most)) return `${label} go from 0 to ${most}.`;
+  }
   const parts = [timeOfDay(minute, hour)];
   if (dayOfMonth !== "*") {
     const days = describeValues(dayOfMonth, (value) => String(value));

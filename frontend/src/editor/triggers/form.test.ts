@@ -126,6 +126,8 @@ describe("cron hint", () => {
   it("says what is wrong with the shape instead of guessing", () => {
     expect(describeCron("0 9 * *", "UTC")).toContain("this has 4");
     expect(describeCron("", "UTC")).toContain("Five fields");
+    expect(describeCron("61 * * * *", "UTC")).toBe("Minutes go from 0 to 59.");
+    expect(describeCron("0 9-24 * * *", "UTC")).toBe("Hours go from 0 to 23.");
   });
 });
 
