@@ -44,6 +44,8 @@ def published_messages() -> Iterator[list[str]]:
 
 
 def run_prompt(owner: Any, server: FakeOpenAI) -> tuple[APIClient, dict[str, Any], int]:
+    owner.is_staff = True  # only staff may point a provider at a base URL (it is trusted)
+    owner.save(update_fields=["is_staff"])
     client = APIClient()
     client.force_authenticate(owner)
     created = client.post(
