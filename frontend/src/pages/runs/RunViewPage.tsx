@@ -163,6 +163,9 @@ function RunView({ runId }: { runId: string }) {
         setRun(detail);
         if (!hasLoadedGraph.current) {
           const [registry, workflow] = await Promise.all([fetchNodeTypes(controller.signal), fetchWorkflow(detail.workflow, controller.signal).catch(() => null)]);
+          // Superseded (the live status moved on): the next load fetches both again. Going on
+          // here would take an aborted workflow fetch for "no role" and hide the controls.
+          if (controller.signal.aborted) return;
           setGraph(detail.graph, registry);
           setRole(workflow?.role ?? null);
           hasLoadedGraph.current = true;
