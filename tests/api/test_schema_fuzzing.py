@@ -51,6 +51,7 @@ def bearer_token(django_user_model: Any) -> str:
 @schema.parametrize()
 @settings(max_examples=FUZZ_EXAMPLES, deadline=None, suppress_health_check=list(HealthCheck))
 @pytest.mark.django_db
+@pytest.mark.slow  # a fuzz run over every operation
 def test_no_operation_answers_a_server_error(case: Any, bearer_token: str) -> None:
     response = case.call(headers={"Authorization": f"Bearer {bearer_token}"})
     case.validate_response(response, checks=[not_a_server_error])

@@ -176,6 +176,7 @@ def test_a_run_still_going_at_the_timeout_exits_2_and_goes_on(worker: Any, peopl
     assert f"The run {run.pk} is still waiting" in str(pending.value)
 
 
+@pytest.mark.slow  # real child processes
 def test_run_workflow_in_its_own_process(worker: Any, people: dict[str, Any]) -> None:
     published(people["owner"], "Doubler", DOUBLING)
 
@@ -189,6 +190,7 @@ def test_run_workflow_in_its_own_process(worker: Any, people: dict[str, Any]) ->
     assert json.loads(failed.stdout)["status"] == "failed"
 
 
+@pytest.mark.slow  # real child processes
 def test_ctrl_c_stops_following_and_leaves_the_run_going(worker: Any, people: dict[str, Any]) -> None:
     published(people["owner"], "Ship", APPROVAL)
     child = subprocess.Popen(
@@ -302,6 +304,7 @@ def test_approvals_decide_keeps_the_rules(people: dict[str, Any]) -> None:
     assert approval.status == "pending" and not approval.decisions.exists()
 
 
+@pytest.mark.slow  # real child processes
 def test_approvals_decide_in_its_own_process_resumes_the_run(worker: Any, people: dict[str, Any]) -> None:
     run = start_approval_run(people)
     approval = Approval.objects.get(run=run)

@@ -335,6 +335,7 @@ print("started", tick_schedules(now), flush=True)
 """
 
 
+@pytest.mark.slow  # real child processes
 @pytest.mark.django_db(transaction=True)
 def test_two_ticker_processes_racing_start_one_run_per_slot(
     worker: Any, users: dict[str, Any], tmp_path: Any
