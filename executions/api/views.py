@@ -1,11 +1,14 @@
 from __future__ import annotations
 
+from datetime import UTC
 from typing import Any
 
 import django_filters
+from django import forms
 from django.db import connection
 from django.db.models import QuerySet
 from django.shortcuts import get_object_or_404
+from django_filters.fields import IsoDateTimeField
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import mixins, serializers, status, viewsets
 from rest_framework.decorators import action
@@ -108,14 +111,34 @@ class StartRunView(APIView):
         )
 
 
+class _UtcIsoDateTimeField(IsoDateTimeField):
+    """An ISO 8601 date-time, handed to the database in UTC: Postgres refuses offsets beyond
+    ±15:59 that ISO 8601 (and so the parser) allows, and a moment near year 1 or 9999 may not exist
+    in UTC at all — both are the client's mistake (400), never the server's."""
+
+    def to_python(self, value: Any) -> Any:
+        parsed = super().to_python(value)
+        if parsed is None:
+            return parsed
+        try:
+            return parsed.astimezone(UTC)
+        except (OverflowError, ValueError):
+            message = "Enter a date and time that exists in UTC (years 1 to 9999)."
+            raise forms.ValidationError(message) from None
+
+
+class UtcIsoDateTimeFilter(django_filters.IsoDateTimeFilter):
+    field_class = _UtcIsoDateTimeField
+
+
 class RunFilter(django_filters.FilterSet):
     workflow = django_filters.NumberFilter(
         field_name="workflow_id", min_value=1, max_value=MAX_DATABASE_INTEGER
     )
     status = django_filters.ChoiceFilter(choices=[(value.value, value.value) for value in RunStatus])
     source = django_filters.ChoiceFilter(choices=RunSource.choices)
-    created_after = django_filters.IsoDateTimeFilter(field_name="created_at", lookup_expr="gte")
-    created_before = django_filters.IsoDateTimeFilter(field_name="created_at", lookup_expr="lt")
+    created_after = UtcIsoDateTimeFilter(field_name="created_at", lookup_expr="gte")
+    created_before = UtcIsoDateTimeFilter(field_name="created_at", lookup_expr="lt")
 
     class Meta:
         model = Run

@@ -282,3 +282,22 @@ def test_the_run_detail_shows_the_variables_it_started_with(
     assert client.get(f"/api/runs/{overridden}/").json()["variables"] == {"tone": "dryly"}
     assert client.get(f"/api/runs/{defaulted}/").json()["variables"] == {"tone": "warmly"}
     assert "variables" not in client.get("/api/runs/").json()["results"][0]
+
+
+@pytest.mark.parametrize(
+    "query, expected",
+    [
+        # ISO 8601 allows offsets Postgres refuses: handed over in UTC instead.
+        ("created_before=7354-09-05T08%3A23%3A44%2B23%3A40", 200),
+        ("created_after=2026-01-01T00%3A00%3A00-23%3A59", 200),
+        # A moment that does not exist in UTC.
+        ("created_after=9999-12-31T23%3A59%3A59-05%3A00", 400),
+        ("created_before=0001-01-01T00%3A00%3A00%2B05%3A00", 400),
+        ("created_before=not-a-date", 400),
+    ],
+)
+def test_date_filters_take_any_iso_offset_and_refuse_what_cannot_exist(
+    query: str, expected: int, users: dict[str, Any], shared: Workflow, api_client_for: Callable[[Any], Any]
+) -> None:
+    response = api_client_for(users["owner"]).get(f"/api/runs/?{query}")
+    assert response.status_code == expected, response.content
