@@ -68,6 +68,13 @@ export function TemplateInput({ value, onChange, kind, suggestions, multiline, i
     onChange(next);
     setItems([]);
     const caret = range.start + item.value.length;
+    // Put the text and caret in place now: a key typed before the next render lands after the
+    // completion, not where the caret was.
+    const element = ref.current;
+    if (element) {
+      element.value = next;
+      element.setSelectionRange(caret, caret);
+    }
     requestAnimationFrame(() => {
       ref.current?.focus();
       ref.current?.setSelectionRange(caret, caret);
